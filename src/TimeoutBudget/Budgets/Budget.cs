@@ -1,0 +1,654 @@
+using System.Runtime.ExceptionServices;
+
+namespace TimeoutBudget;
+
+/// <summary>
+/// A deadline for one layer of work (orchestrator, transport, client…) whose children always expire before it does.
+/// </summary>
+/// <remarks>
+/// <para>Open a root with <see cref="Start"/> or <see cref="FromDeadline"/>, inner layers with <see cref="Child(string, TimeSpan)"/>,
+/// and dispose each when its layer ends. While open, a budget is <see cref="Current"/> on its async flow; disposing it
+/// restores the previous one.</para>
+/// <para>A child's deadline is never later than its parent's deadline minus the margin (and the parent's reserve), and its
+/// <see cref="Token"/> cancels at its own deadline, when its parent's token does, or when the caller's token does.</para>
+/// </remarks>
+public sealed class Budget : IDisposable
+{
+    private static readonly AsyncLocal<Budget?> Ambient = new();
+
+    private readonly BudgetOptions _options;
+    private readonly TimeProvider _time;
+    // Never disposed: it owns no timer or wait handle, and abandoned work may still hold its token after the budget ends.
+    private readonly CancellationTokenSource _source = new();
+    private readonly Budget? _previous;
+    private readonly Budget? _enclosing;
+    private readonly long _startTimestamp;
+    private readonly long _deadlineTimestamp;
+    private ITimer? _timer;
+    private CancellationTokenRegistration _parentLink;
+    private CancellationTokenRegistration _callerLink;
+    private CancellationTokenRegistration _enclosingLink;
+    private int _cause;
+    private int _disposed;
+    private int _activeScopes = 1;
+
+    private Budget(string layer, Budget? parent, Budget? enclosing, TimeSpan requested, TimeSpan allotted, TimeSpan reserve,
+        BudgetOptions options, BudgetPlanNode? plan, CancellationToken callerToken, long startTimestamp, long deadlineTimestamp)
+    {
+        _options = options;
+        _time = options.TimeProvider;
+        Layer = layer;
+        Parent = parent;
+        Path = parent is null ? layer : parent.Path + "/" + layer;
+        Requested = requested;
+        Allotted = allotted;
+        Reserve = reserve;
+        PlanNode = plan;
+        _enclosing = enclosing;
+        _startTimestamp = startTimestamp;
+        _deadlineTimestamp = deadlineTimestamp;
+        Deadline = parent is null
+            ? _time.GetUtcNow() + allotted
+            : parent.Deadline - _time.GetElapsedTime(deadlineTimestamp, parent._deadlineTimestamp);
+        _previous = Ambient.Value;
+
+        var window = deadlineTimestamp > startTimestamp ? _time.GetElapsedTime(startTimestamp, deadlineTimestamp) : TimeSpan.Zero;
+        if (window <= TimeSpan.Zero)
+        {
+            CancelWith(Cause.Expired);
+        }
+        else
+        {
+            using (ExecutionContext.IsFlowSuppressed() ? default(AsyncFlowControl?) : ExecutionContext.SuppressFlow())
+            {
+                // The timer must not capture the caller's execution context: it would keep the whole ambient chain alive.
+                _timer = _time.CreateTimer(static state => ((Budget)state!).OnDeadline(), this, window, Timeout.InfiniteTimeSpan);
+            }
+
+            if (parent is not null)
+            {
+                _parentLink = parent.Token.UnsafeRegister(static state => ((Budget)state!).CancelWith(Cause.Parent), this);
+            }
+
+            if (callerToken.CanBeCanceled)
+            {
+                _callerLink = callerToken.UnsafeRegister(static state => ((Budget)state!).CancelWith(Cause.Caller), this);
+            }
+
+            if (enclosing is not null)
+            {
+                _enclosingLink = enclosing.Token.UnsafeRegister(static state => ((Budget)state!).OnEnclosingCancelled(), this);
+            }
+        }
+
+        Ambient.Value = this;
+        options.Monitor?.Track(this);
+    }
+
+    private enum Cause
+    {
+        None,
+        Expired,
+        Parent,
+        Caller,
+    }
+
+    /// <summary>The innermost open budget on this async flow, or <see langword="null"/>.</summary>
+    public static Budget? Current
+    {
+        get
+        {
+            var budget = Ambient.Value;
+            while (budget is not null && budget.IsDisposed)
+            {
+                budget = budget._previous;
+            }
+
+            return budget;
+        }
+    }
+
+    /// <summary>The layer's name, e.g. <c>"transport"</c>.</summary>
+    public string Layer { get; }
+
+    /// <summary>The path from the root, e.g. <c>"orchestrator/transport/client"</c>.</summary>
+    public string Path { get; }
+
+    /// <summary>The enclosing budget, or <see langword="null"/> for a root.</summary>
+    public Budget? Parent { get; }
+
+    /// <summary>What the layer asked for. May be longer than <see cref="Allotted"/> when it was clamped.</summary>
+    public TimeSpan Requested { get; }
+
+    /// <summary>What the layer was granted.</summary>
+    public TimeSpan Allotted { get; }
+
+    /// <summary>The tail of this budget that its children cannot use, kept for a fallback.</summary>
+    public TimeSpan Reserve { get; }
+
+    /// <summary>When the layer expires, by the budget's clock.</summary>
+    public DateTimeOffset Deadline { get; }
+
+    /// <summary>Time left until <see cref="Deadline"/>; zero once passed. Never increases.</summary>
+    public TimeSpan Remaining
+    {
+        get
+        {
+            var now = _time.GetTimestamp();
+            return now >= _deadlineTimestamp ? TimeSpan.Zero : _time.GetElapsedTime(now, _deadlineTimestamp);
+        }
+    }
+
+    /// <summary>Time since the layer opened.</summary>
+    public TimeSpan Elapsed => _time.GetElapsedTime(_startTimestamp);
+
+    /// <summary>What a child opened now could be granted at most: the time left, minus this budget's reserve and margin.</summary>
+    public TimeSpan Available
+    {
+        get
+        {
+            var window = Remaining - Reserve;
+            return window <= TimeSpan.Zero ? TimeSpan.Zero : window - _options.Margin.For(window);
+        }
+    }
+
+    /// <summary>Whether the deadline has passed (by the clock, even before the timer fires).</summary>
+    public bool IsExpired => _time.GetTimestamp() >= _deadlineTimestamp;
+
+    /// <summary>Cancels at this budget's deadline, when its parent's token cancels, or when the caller's token does.</summary>
+    public CancellationToken Token => _source.Token;
+
+    /// <summary>The options shared by this budget and its children.</summary>
+    public BudgetOptions Options => _options;
+
+    /// <summary>Application data to carry with the budget, for example the id of the run the monitor should mark as timed out.</summary>
+    public object? Tag { get; set; }
+
+    /// <summary>The plan layer this budget was opened from, if any.</summary>
+    public BudgetPlanNode? PlanNode { get; }
+
+    internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    internal long DeadlineTimestamp => _deadlineTimestamp;
+
+    /// <summary>The earlier of this budget's deadline and that of the budget it was opened inside, for the monitor.</summary>
+    internal long EffectiveDeadlineTimestamp =>
+        _enclosing is { } outer && outer._deadlineTimestamp < _deadlineTimestamp ? outer._deadlineTimestamp : _deadlineTimestamp;
+
+    internal TimeProvider Time => _time;
+
+    internal BudgetMonitor.Entry? MonitorEntry { get; set; }
+
+    /// <summary>
+    /// Opens a root budget. The caller's token (e.g. <c>HttpContext.RequestAborted</c>) is linked in: when it cancels, so
+    /// does the budget, and that is reported as the caller's cancellation, never as a timeout.
+    /// </summary>
+    /// <param name="layer">The layer's name; not empty, no '/'.</param>
+    /// <param name="timeout">The layer's timeout. Zero gives an already-expired budget; <see cref="Timeout.InfiniteTimeSpan"/> or anything over <see cref="BudgetOptions.MaxTimeout"/> is clamped to it.</param>
+    /// <param name="options">Shared settings; <see cref="BudgetOptions.Default"/> when null.</param>
+    /// <param name="cancellationToken">The caller's token.</param>
+    /// <returns>The budget, now <see cref="Current"/>.</returns>
+    /// <exception cref="ArgumentException">The layer name is empty or invalid, the timeout is negative, or the options are invalid.</exception>
+    /// <exception cref="BudgetMisalignedException">In <see cref="BudgetMode.Strict"/>, the root is opened inside another budget that has less time left.</exception>
+    /// <remarks>
+    /// A root opened while another budget is <see cref="Current"/> is not clamped by it — it models a timeout that lives
+    /// elsewhere, such as an SDK's — but a longer one is reported as misaligned, and if the enclosing budget expires while
+    /// this one is still armed, as an inversion.
+    /// </remarks>
+    public static Budget Start(string layer, TimeSpan timeout, BudgetOptions? options = null, CancellationToken cancellationToken = default) =>
+        OpenRoot(layer, timeout, timeout, options, plan: null, cancellationToken);
+
+    /// <summary>
+    /// Opens a root budget from a deadline that arrived from elsewhere (a header, a gRPC deadline), capped by our own
+    /// maximum: a caller can shorten our budget, never lengthen it. A deadline already passed gives an expired budget, so
+    /// no work starts.
+    /// </summary>
+    /// <param name="layer">The layer's name.</param>
+    /// <param name="deadline">The incoming deadline, or <see langword="null"/> when none came (then <paramref name="maximum"/> applies).</param>
+    /// <param name="maximum">Our own longest allowance for this layer; positive.</param>
+    /// <param name="options">Shared settings.</param>
+    /// <param name="cancellationToken">The caller's token.</param>
+    /// <returns>The budget, now <see cref="Current"/>.</returns>
+    /// <exception cref="ArgumentException">The layer name is invalid or <paramref name="maximum"/> is not positive.</exception>
+    public static Budget FromDeadline(string layer, DateTimeOffset? deadline, TimeSpan maximum, BudgetOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= BudgetOptions.Default;
+        TimeSpan? remaining = null;
+        if (deadline is { } incoming)
+        {
+            var now = options.TimeProvider.GetUtcNow();
+            remaining = incoming <= now ? TimeSpan.Zero : incoming - now;
+        }
+
+        return FromRemaining(layer, remaining, maximum, options, cancellationToken);
+    }
+
+    /// <summary>
+    /// Opens a root budget from a relative timeout that arrived from elsewhere (<c>grpc-timeout</c>, an Envoy header),
+    /// capped by our own maximum. Negative or zero gives an expired budget.
+    /// </summary>
+    /// <param name="layer">The layer's name.</param>
+    /// <param name="remaining">The time the caller says is left, or <see langword="null"/> when none came.</param>
+    /// <param name="maximum">Our own longest allowance for this layer; positive.</param>
+    /// <param name="options">Shared settings.</param>
+    /// <param name="cancellationToken">The caller's token.</param>
+    /// <returns>The budget, now <see cref="Current"/>.</returns>
+    /// <exception cref="ArgumentException">The layer name is invalid or <paramref name="maximum"/> is not positive.</exception>
+    public static Budget FromRemaining(string layer, TimeSpan? remaining, TimeSpan maximum, BudgetOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        if (maximum <= TimeSpan.Zero || maximum == TimeSpan.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maximum), maximum, $"The maximum for '{layer}' must be a positive, finite duration: it is our own cap on what callers may ask for.");
+        }
+
+        var asked = remaining is { } r ? (r < TimeSpan.Zero ? TimeSpan.Zero : r) : maximum;
+        var granted = asked < maximum ? asked : maximum;
+        return OpenRoot(layer, asked, granted, options, plan: null, cancellationToken);
+    }
+
+    /// <summary>
+    /// Opens a child of <see cref="Current"/> when there is one, otherwise a root: the natural entry point for code that
+    /// does not know whether it runs inside a budget.
+    /// </summary>
+    /// <param name="layer">The layer's name.</param>
+    /// <param name="timeout">The layer's timeout.</param>
+    /// <param name="options">Settings for a root; a child uses its parent's.</param>
+    /// <param name="cancellationToken">The caller's token, linked in either way.</param>
+    /// <returns>The budget, now <see cref="Current"/>.</returns>
+    public static Budget Enter(string layer, TimeSpan timeout, BudgetOptions? options = null, CancellationToken cancellationToken = default) =>
+        Current is { } current ? current.Child(layer, timeout, TimeSpan.Zero, cancellationToken) : Start(layer, timeout, options, cancellationToken);
+
+    /// <summary>Opens an inner layer that expires before this one: its deadline is at most this budget's deadline minus reserve and margin.</summary>
+    /// <param name="layer">The child's name; not empty, no '/'.</param>
+    /// <param name="timeout">What the child asks for. <see cref="Timeout.InfiniteTimeSpan"/> takes whatever fits.</param>
+    /// <returns>The child, now <see cref="Current"/>.</returns>
+    /// <exception cref="ArgumentException">The layer name is empty or invalid, or the timeout is negative.</exception>
+    /// <exception cref="BudgetExhaustedException">This budget (or an ancestor) has already expired.</exception>
+    /// <exception cref="BudgetCancelledException">The caller has already cancelled.</exception>
+    /// <exception cref="BudgetMisalignedException">In <see cref="BudgetMode.Strict"/>, the timeout does not fit.</exception>
+    /// <exception cref="ObjectDisposedException">This budget has been disposed.</exception>
+    public Budget Child(string layer, TimeSpan timeout) => Child(layer, timeout, TimeSpan.Zero, CancellationToken.None);
+
+    /// <summary>Opens an inner layer with a reserve of its own and an extra caller token linked in.</summary>
+    /// <param name="layer">The child's name.</param>
+    /// <param name="timeout">What the child asks for.</param>
+    /// <param name="reserve">The tail of the child's time that its own children cannot use; must be shorter than what it gets.</param>
+    /// <param name="cancellationToken">An extra caller token (reported as the caller's cancellation).</param>
+    /// <returns>The child, now <see cref="Current"/>.</returns>
+    /// <inheritdoc cref="Child(string, TimeSpan)" path="/exception"/>
+    public Budget Child(string layer, TimeSpan timeout, TimeSpan reserve, CancellationToken cancellationToken = default) =>
+        OpenChild(layer, timeout, reserve, plan: null, cancellationToken);
+
+    /// <summary>Opens the child layer declared in the plan this budget was opened from, with the plan's timeout and reserve.</summary>
+    /// <param name="layer">The child's name in the plan.</param>
+    /// <returns>The child, now <see cref="Current"/>.</returns>
+    /// <exception cref="InvalidOperationException">This budget was not opened from a plan, or its plan layer has no such child.</exception>
+    public Budget Child(string layer)
+    {
+        var node = PlanNode ?? throw new InvalidOperationException($"'{Path}' was not opened from a BudgetPlan, so Child(\"{layer}\") has no timeout to use; pass one.");
+        var child = node.FindChild(layer) ?? throw new InvalidOperationException(
+            $"The plan declares no layer '{layer}' under '{node.Path}'; declared: {string.Join(", ", node.Children.Select(c => c.Layer))}.");
+        return OpenChild(child.Layer, child.WorstCase, child.Reserve, child, CancellationToken.None);
+    }
+
+    /// <summary>Whether an attempt of the given length, started after the given delay, still fits in what a child could get now.</summary>
+    /// <param name="attempt">The attempt's timeout.</param>
+    /// <param name="delay">The wait before the attempt starts.</param>
+    /// <returns><see langword="true"/> when <paramref name="delay"/> + <paramref name="attempt"/> ≤ <see cref="Available"/>.</returns>
+    public bool Fits(TimeSpan attempt, TimeSpan delay = default)
+    {
+        if (attempt < TimeSpan.Zero || delay < TimeSpan.Zero)
+        {
+            return false;
+        }
+
+        var available = Available;
+        return attempt <= available && delay <= available - attempt;
+    }
+
+    /// <summary>Throws when this budget can no longer be used, naming whose fault it is.</summary>
+    /// <exception cref="BudgetExhaustedException">A deadline passed; names the innermost layer whose deadline it was.</exception>
+    /// <exception cref="BudgetCancelledException">The caller cancelled.</exception>
+    public void ThrowIfExpired()
+    {
+        var failure = Failure(innerException: null);
+        if (failure is not null)
+        {
+            throw failure;
+        }
+    }
+
+    /// <summary>
+    /// Runs work with this budget's token and always records a terminal outcome. The caller regains control at the
+    /// deadline even if the work ignores the token; such work is then tracked by the monitor as abandoned until it ends.
+    /// </summary>
+    /// <param name="work">The work; receives <see cref="Token"/>.</param>
+    /// <returns>A task that completes when the work completes.</returns>
+    /// <exception cref="BudgetExhaustedException">A deadline passed, before or during the work.</exception>
+    /// <exception cref="BudgetCancelledException">The caller cancelled.</exception>
+    /// <remarks>Any other exception is the work's own and is rethrown as it was: a failure is never reported as a timeout.</remarks>
+    public async Task RunAsync(Func<CancellationToken, Task> work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        await RunAsync<bool>(async token =>
+        {
+            await work(token).ConfigureAwait(false);
+            return true;
+        }).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc cref="RunAsync(Func{CancellationToken, Task})"/>
+    /// <typeparam name="T">The work's result.</typeparam>
+    public async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> work)
+    {
+        var result = await TryRunAsync(work).ConfigureAwait(false);
+        if (result.Outcome == BudgetOutcome.Completed)
+        {
+            return result.Value!;
+        }
+
+        ExceptionDispatchInfo.Capture(result.Exception!).Throw();
+        throw new InvalidOperationException("Unreachable.");
+    }
+
+    /// <summary>
+    /// Runs work with this budget's token and returns its terminal outcome instead of throwing: completed with its value,
+    /// faulted with its real exception, expired naming the layer, or cancelled by the caller.
+    /// </summary>
+    /// <param name="work">The work; receives <see cref="Token"/>.</param>
+    /// <typeparam name="T">The work's result.</typeparam>
+    /// <returns>The outcome; never throws for the work's sake.</returns>
+    public async Task<BudgetResult<T>> TryRunAsync<T>(Func<CancellationToken, Task<T>> work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        var started = _time.GetTimestamp();
+        var before = Failure(innerException: null);
+        if (before is not null)
+        {
+            return Record<T>(before, started);
+        }
+
+        Task<T> task;
+        BeginScope();
+        try
+        {
+            task = work(Token);
+        }
+        catch (Exception exception)
+        {
+            EndScope();
+            return Record<T>(Classify(exception), started);
+        }
+
+        if (task.IsCompleted)
+        {
+            EndScope();
+        }
+        else
+        {
+            _ = task.ContinueWith(static (_, state) => ((Budget)state!).EndScope(), this, CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+
+        try
+        {
+            var value = await task.WaitAsync(Token).ConfigureAwait(false);
+            BudgetTelemetry.RecordOutcome(this, BudgetOutcome.Completed, null);
+            return new BudgetResult<T>(BudgetOutcome.Completed, value, null, null, _time.GetElapsedTime(started));
+        }
+        catch (Exception exception)
+        {
+            return Record<T>(Classify(exception), started);
+        }
+    }
+
+    /// <summary>Ends this layer: restores the previous <see cref="Current"/>, unlinks from the parent and caller, stops the timer.</summary>
+    /// <remarks>Work still running with this budget's token keeps its token; the monitor tracks such work until it ends.</remarks>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        if (ReferenceEquals(Ambient.Value, this))
+        {
+            var previous = _previous;
+            while (previous is not null && previous.IsDisposed)
+            {
+                previous = previous._previous;
+            }
+
+            Ambient.Value = previous;
+        }
+
+        _timer?.Dispose();
+        _parentLink.Dispose();
+        _callerLink.Dispose();
+        _enclosingLink.Dispose();
+        EndScope();
+    }
+
+    /// <summary>The path, allotment and time left.</summary>
+    /// <returns>The text.</returns>
+    public override string ToString() => $"{Path}: {DurationText.Format(Remaining)} of {DurationText.Format(Allotted)} left";
+
+    internal static Budget OpenRoot(string layer, TimeSpan requested, TimeSpan timeout, BudgetOptions? options, BudgetPlanNode? plan, CancellationToken cancellationToken)
+    {
+        CheckLayer(layer);
+        CheckTimeout(layer, timeout);
+        options ??= BudgetOptions.Default;
+        options.EnsureValid();
+
+        var allotted = timeout == Timeout.InfiniteTimeSpan || timeout > options.MaxTimeout ? options.MaxTimeout : timeout;
+        var enclosing = Current;
+        if (enclosing is not null)
+        {
+            var available = enclosing.Available;
+            if (allotted > available)
+            {
+                var misalignment = new BudgetMisalignment(layer, layer, enclosing.Layer, enclosing.Path, requested, allotted, enclosing.Remaining,
+                    enclosing._options.Margin.For(enclosing.Remaining - enclosing.Reserve), enclosing.Reserve, available, options.Mode, enclosingOnly: true);
+                if (options.Mode == BudgetMode.Strict)
+                {
+                    throw new BudgetMisalignedException(misalignment);
+                }
+
+                BudgetTelemetry.ReportMisaligned(options, misalignment);
+            }
+        }
+
+        var reserve = options.Reserve < allotted ? options.Reserve : TimeSpan.Zero;
+        if (plan is not null)
+        {
+            reserve = plan.Reserve < allotted ? plan.Reserve : TimeSpan.Zero;
+        }
+
+        var now = options.TimeProvider.GetTimestamp();
+        return new Budget(layer, parent: null, enclosing, requested, allotted, reserve, options, plan, cancellationToken,
+            now, now + ToTimestampTicks(allotted, options.TimeProvider, roundUp: false));
+    }
+
+    private Budget OpenChild(string layer, TimeSpan timeout, TimeSpan reserve, BudgetPlanNode? plan, CancellationToken cancellationToken)
+    {
+        CheckLayer(layer);
+        CheckTimeout(layer, timeout);
+        if (reserve < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(reserve), reserve, $"The reserve of '{layer}' must not be negative.");
+        }
+
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        ThrowIfExpired();
+
+        var now = _time.GetTimestamp();
+        var remaining = now >= _deadlineTimestamp ? TimeSpan.Zero : _time.GetElapsedTime(now, _deadlineTimestamp);
+        var window = remaining - Reserve;
+        if (window < TimeSpan.Zero)
+        {
+            window = TimeSpan.Zero;
+        }
+
+        var margin = _options.Margin.For(window);
+        var available = window - margin;
+        var wantsAll = timeout == Timeout.InfiniteTimeSpan || timeout == TimeSpan.MaxValue;
+        var granted = wantsAll ? available : timeout;
+        if (!wantsAll && timeout > available)
+        {
+            var misalignment = new BudgetMisalignment(layer, Path + "/" + layer, Layer, Path, timeout, available, remaining, margin, Reserve, available, _options.Mode, enclosingOnly: false);
+            if (_options.Mode == BudgetMode.Strict)
+            {
+                throw new BudgetMisalignedException(misalignment);
+            }
+
+            BudgetTelemetry.ReportMisaligned(_options, misalignment);
+            granted = available;
+        }
+
+        var childReserve = reserve < granted ? reserve : TimeSpan.Zero;
+
+        // Computed in clock ticks from the same instant, rounding the deductions up, so the child's deadline can never
+        // land after the parent's deadline minus reserve and margin, whatever the clock's frequency.
+        var latest = _deadlineTimestamp - ToTimestampTicks(Reserve + margin, _time, roundUp: true);
+        var deadline = Math.Max(now, Math.Min(now + ToTimestampTicks(granted, _time, roundUp: false), latest));
+        return new Budget(layer, this, enclosing: null, wantsAll ? granted : timeout, granted, childReserve, _options, plan, cancellationToken,
+            now, deadline);
+    }
+
+    internal void BeginScope() => Interlocked.Increment(ref _activeScopes);
+
+    internal void EndScope()
+    {
+        if (Interlocked.Decrement(ref _activeScopes) == 0)
+        {
+            _options.Monitor?.Complete(this);
+        }
+    }
+
+    /// <summary>The exception that explains why this budget can no longer be used, or null while it can.</summary>
+    internal Exception? Failure(Exception? innerException)
+    {
+        if ((Cause)Volatile.Read(ref _cause) == Cause.None)
+        {
+            if (!IsExpired)
+            {
+                return null;
+            }
+
+            CancelWith(Cause.Expired);
+        }
+
+        for (var budget = this; budget is not null; budget = budget.Parent)
+        {
+            switch ((Cause)Volatile.Read(ref budget._cause))
+            {
+                case Cause.Expired:
+                    return new BudgetExhaustedException(budget.Layer, budget.Path, budget.Allotted, budget.Elapsed, Describe(budget), innerException);
+                case Cause.Caller:
+                    return new BudgetCancelledException(budget.Layer, budget.Path, budget.Elapsed, budget.Remaining, Token, innerException);
+                case Cause.Parent:
+                    continue;
+                default:
+                    // The parent cancelled us, but its own cause is not recorded yet (a race with its timer): trust its clock.
+                    if (budget.IsExpired)
+                    {
+                        budget.CancelWith(Cause.Expired);
+                        return new BudgetExhaustedException(budget.Layer, budget.Path, budget.Allotted, budget.Elapsed, Describe(budget), innerException);
+                    }
+
+                    continue;
+            }
+        }
+
+        return new BudgetCancelledException(Layer, Path, Elapsed, Remaining, Token, innerException);
+    }
+
+    private static string Describe(Budget expired)
+    {
+        var clamped = expired.Requested > expired.Allotted && expired.Parent is { } parent
+            ? $" It asked for {DurationText.Format(expired.Requested)}; {parent.Layer} could only allow {DurationText.Format(expired.Allotted)}."
+            : string.Empty;
+        return $"The '{expired.Layer}' budget ({expired.Path}) ran out: {DurationText.Format(expired.Allotted)} allotted, {DurationText.Format(expired.Elapsed)} elapsed.{clamped}";
+    }
+
+    private Exception Classify(Exception exception) =>
+        exception is OperationCanceledException && Token.IsCancellationRequested ? Failure(exception) ?? exception : exception;
+
+    private BudgetResult<T> Record<T>(Exception exception, long started)
+    {
+        var outcome = exception switch
+        {
+            BudgetExhaustedException => BudgetOutcome.Expired,
+            BudgetCancelledException => BudgetOutcome.Cancelled,
+            _ => BudgetOutcome.Faulted,
+        };
+        BudgetTelemetry.RecordOutcome(this, outcome, exception);
+        return new BudgetResult<T>(outcome, default, exception, (exception as BudgetExhaustedException)?.Path, _time.GetElapsedTime(started));
+    }
+
+    private void OnDeadline()
+    {
+        if (CancelWith(Cause.Expired))
+        {
+            BudgetTelemetry.ReportExpired(this);
+        }
+    }
+
+    private void OnEnclosingCancelled()
+    {
+        var outer = _enclosing!;
+        if (IsDisposed || (Cause)Volatile.Read(ref _cause) != Cause.None || !outer.IsExpired || _deadlineTimestamp <= outer._deadlineTimestamp)
+        {
+            return;
+        }
+
+        BudgetTelemetry.ReportInverted(_options, new BudgetInversion(Path, outer.Path, Remaining, Deadline, outer.Deadline));
+    }
+
+    private bool CancelWith(Cause cause)
+    {
+        if (Interlocked.CompareExchange(ref _cause, (int)cause, (int)Cause.None) != (int)Cause.None)
+        {
+            return false;
+        }
+
+        try
+        {
+            _source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed concurrently: nobody is left to observe the token.
+        }
+
+        return true;
+    }
+
+    private static long ToTimestampTicks(TimeSpan duration, TimeProvider time, bool roundUp)
+    {
+        if (duration <= TimeSpan.Zero)
+        {
+            return 0;
+        }
+
+        var exact = duration.Ticks * ((double)time.TimestampFrequency / TimeSpan.TicksPerSecond);
+        return (long)(roundUp ? Math.Ceiling(exact) : Math.Floor(exact));
+    }
+
+    private static void CheckLayer(string layer)
+    {
+        var error = BudgetPlan.CheckLayerName(layer);
+        if (error is not null)
+        {
+            throw new ArgumentException(error + ".", nameof(layer));
+        }
+    }
+
+    private static void CheckTimeout(string layer, TimeSpan timeout)
+    {
+        if (timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, $"The timeout of '{layer}' is negative ({DurationText.Format(timeout)}); use TimeSpan.Zero for an already-expired budget or Timeout.InfiniteTimeSpan for 'whatever fits'.");
+        }
+    }
+}

@@ -1,0 +1,82 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Logging;
+
+namespace TimeoutBudget;
+
+/// <summary>
+/// Settings shared by a root budget and every child opened under it. Immutable once a budget uses it; validated with
+/// data annotations the first time it is used.
+/// </summary>
+public sealed class BudgetOptions
+{
+    /// <summary>The longest <see cref="MaxTimeout"/> allowed: 49 days, just under what a .NET timer can be armed for.</summary>
+    public static readonly TimeSpan MaxTimeoutLimit = TimeSpan.FromDays(49);
+
+    private ILogger? _logger;
+    private volatile bool _validated;
+
+    /// <summary>Options with every default, shared.</summary>
+    public static BudgetOptions Default { get; } = new();
+
+    /// <summary>The clock. Tests pass a <c>FakeTimeProvider</c>. Default <see cref="TimeProvider.System"/>.</summary>
+    [Required]
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>What a child that does not fit does: grant what fits (<see cref="BudgetMode.Clamp"/>, default) or throw (<see cref="BudgetMode.Strict"/>).</summary>
+    [EnumDataType(typeof(BudgetMode))]
+    public BudgetMode Mode { get; init; } = BudgetMode.Clamp;
+
+    /// <summary>How much earlier than its parent a child must expire. Default <see cref="BudgetMargin.Default"/>: 5 % of the parent's remaining time, at least 10 ms.</summary>
+    [Required]
+    public BudgetMargin Margin { get; init; } = BudgetMargin.Default;
+
+    /// <summary>
+    /// The tail of a root budget opened with these options that its children cannot use, so a fallback ("use the last
+    /// good result") always has time to run. Children opened with <see cref="Budget.Child(string, TimeSpan)"/> keep no
+    /// reserve unless they ask for one. Default zero.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "49.00:00:00")]
+    public TimeSpan Reserve { get; init; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// The longest any budget may be. An infinite or larger requested timeout for a root is clamped to it; a caller's
+    /// deadline can never lengthen a budget past it. Default one day; at most <see cref="MaxTimeoutLimit"/>.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "49.00:00:00")]
+    public TimeSpan MaxTimeout { get; init; } = TimeSpan.FromDays(1);
+
+    /// <summary>The abandoned-work ledger that tracks every budget opened with these options; none by default.</summary>
+    public BudgetMonitor? Monitor { get; init; }
+
+    /// <summary>Where misalignments, expiries, inversions and faults are logged; none by default.</summary>
+    public ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>Called when a requested timeout does not fit (in <see cref="BudgetMode.Clamp"/>, and for separate roots opened inside another budget).</summary>
+    public Action<BudgetMisalignment>? OnMisaligned { get; init; }
+
+    /// <summary>Called when an outer budget expires while an inner one that should have fired first is still armed.</summary>
+    public Action<BudgetInversion>? OnInverted { get; init; }
+
+    internal ILogger? Logger => LoggerFactory is null ? null : _logger ??= LoggerFactory.CreateLogger("TimeoutBudget");
+
+    internal void EnsureValid()
+    {
+        if (_validated)
+        {
+            return;
+        }
+
+        var results = new List<ValidationResult>();
+        if (!Validator.TryValidateObject(this, new ValidationContext(this), results, validateAllProperties: true))
+        {
+            throw new ArgumentException("Invalid BudgetOptions: " + string.Join(" ", results.Select(r => r.ErrorMessage)), "options");
+        }
+
+        if (Reserve >= MaxTimeout)
+        {
+            throw new ArgumentException($"Invalid BudgetOptions: Reserve ({DurationText.Format(Reserve)}) must be shorter than MaxTimeout ({DurationText.Format(MaxTimeout)}).", "options");
+        }
+
+        _validated = true;
+    }
+}

@@ -1,0 +1,155 @@
+using System.Globalization;
+
+namespace TimeoutBudget;
+
+/// <summary>
+/// How much earlier than its parent a child must expire. The margin is what lets an inner layer time out, unwind and
+/// report before the outer layer gives up on it.
+/// </summary>
+/// <remarks>
+/// The default is 5 % of the parent's remaining time with a floor of 10 ms, so a 180 s parent keeps 9 s back and a
+/// 100 ms parent keeps 10 ms back. This file is compiled into the analyzer as well (netstandard2.0).
+/// </remarks>
+public sealed class BudgetMargin : IEquatable<BudgetMargin>
+{
+    /// <summary>The floor of <see cref="Default"/>: 10 ms, roughly the resolution of a timer on a busy machine.</summary>
+    public static readonly TimeSpan DefaultFloor = TimeSpan.FromMilliseconds(10);
+
+    private BudgetMargin(double fraction, TimeSpan floor)
+    {
+        FractionOfWindow = fraction;
+        Floor = floor;
+    }
+
+    /// <summary>5 % of the parent's remaining time, at least 10 ms.</summary>
+    public static BudgetMargin Default { get; } = new(0.05, DefaultFloor);
+
+    /// <summary>No margin at all: a child may expire at the same instant as its parent's window ends. Not recommended.</summary>
+    public static BudgetMargin None { get; } = new(0, TimeSpan.Zero);
+
+    /// <summary>The fraction of the parent's window kept back (0 for an absolute margin).</summary>
+    public double FractionOfWindow { get; }
+
+    /// <summary>The smallest margin kept back; for an absolute margin, the margin itself.</summary>
+    public TimeSpan Floor { get; }
+
+    /// <summary>A margin that is a fraction of the parent's remaining window, never less than <paramref name="floor"/>.</summary>
+    /// <param name="fraction">A fraction from 0 (inclusive) to 1 (exclusive), e.g. 0.05 for 5 %.</param>
+    /// <param name="floor">The smallest margin; defaults to none.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The fraction is NaN, negative or at least 1, or the floor is negative or infinite.</exception>
+    public static BudgetMargin Fraction(double fraction, TimeSpan floor = default)
+    {
+        if (double.IsNaN(fraction) || fraction < 0 || fraction >= 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(fraction), fraction, "A margin fraction must be at least 0 and below 1 (e.g. 0.05 for 5 %).");
+        }
+
+        CheckFinite(floor, nameof(floor));
+        return new BudgetMargin(fraction, floor);
+    }
+
+    /// <summary>A fixed margin, whatever the parent's window.</summary>
+    /// <param name="margin">The margin; zero or positive and finite.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The margin is negative or infinite.</exception>
+    public static BudgetMargin Absolute(TimeSpan margin)
+    {
+        CheckFinite(margin, nameof(margin));
+        return new BudgetMargin(0, margin);
+    }
+
+    /// <summary>Parses <c>"5%"</c> (a fraction with the default 10 ms floor) or a duration such as <c>"2s"</c> (absolute).</summary>
+    /// <param name="text">The margin text.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="text"/> is null.</exception>
+    /// <exception cref="FormatException">The text is neither a percentage below 100 nor a duration.</exception>
+    public static BudgetMargin Parse(string text)
+    {
+        if (text is null)
+        {
+            throw new ArgumentNullException(nameof(text));
+        }
+
+        if (TryParse(text, out var margin, out var error))
+        {
+            return margin;
+        }
+
+        throw new FormatException(error);
+    }
+
+    internal static bool TryParse(string text, out BudgetMargin margin, out string error)
+    {
+        margin = Default;
+        var trimmed = text.Trim();
+        if (trimmed.EndsWith("%", StringComparison.Ordinal))
+        {
+            var number = trimmed.Substring(0, trimmed.Length - 1).Trim();
+            if (number.Length == 0 || number.Length > 12 || number[0] == '-' || number[0] == '+' ||
+                !decimal.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var percent) ||
+                percent >= 100)
+            {
+                error = $"{DurationText.Quote(text)} is not a valid margin: write a percentage from 0% to below 100%, or a duration such as \"2s\".";
+                return false;
+            }
+
+            margin = new BudgetMargin((double)(percent / 100m), DefaultFloor);
+            error = string.Empty;
+            return true;
+        }
+
+        if (!DurationText.TryParse(trimmed, allowInfinite: false, out var absolute, out var durationError))
+        {
+            error = $"{durationError} A margin is a percentage such as \"5%\" or a duration such as \"2s\".";
+            return false;
+        }
+
+        margin = new BudgetMargin(0, absolute);
+        error = string.Empty;
+        return true;
+    }
+
+    /// <summary>The margin for a parent window of the given length: never negative and never more than the window.</summary>
+    /// <param name="window">The parent's remaining window (after its reserve).</param>
+    /// <returns>The time a child must leave unused at the end of the window.</returns>
+    public TimeSpan For(TimeSpan window)
+    {
+        if (window <= TimeSpan.Zero)
+        {
+            return TimeSpan.Zero;
+        }
+
+        var fractional = FractionOfWindow <= 0 ? 0L : (long)(window.Ticks * FractionOfWindow);
+        var ticks = Math.Max(fractional, Floor.Ticks);
+        return TimeSpan.FromTicks(Math.Min(ticks, window.Ticks));
+    }
+
+    /// <inheritdoc />
+    public bool Equals(BudgetMargin? other) =>
+        other is not null && FractionOfWindow.Equals(other.FractionOfWindow) && Floor == other.Floor;
+
+    /// <inheritdoc />
+    public override bool Equals(object? obj) => Equals(obj as BudgetMargin);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => (FractionOfWindow.GetHashCode() * 397) ^ Floor.GetHashCode();
+
+    /// <summary>The margin as written in a plan: <c>"5%"</c>, <c>"5% (at least 10 ms)"</c> or <c>"2 s"</c>.</summary>
+    /// <returns>The text.</returns>
+    public override string ToString()
+    {
+        if (FractionOfWindow <= 0)
+        {
+            return DurationText.Format(Floor);
+        }
+
+        var percent = ((decimal)FractionOfWindow * 100m).ToString("0.###", CultureInfo.InvariantCulture) + "%";
+        return Floor > TimeSpan.Zero ? $"{percent} (at least {DurationText.Format(Floor)})" : percent;
+    }
+
+    private static void CheckFinite(TimeSpan value, string name)
+    {
+        if (value < TimeSpan.Zero || value > DurationText.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(name, value, "A margin must be zero or positive and at most 365 days.");
+        }
+    }
+}
