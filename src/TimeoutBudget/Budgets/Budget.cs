@@ -543,7 +543,8 @@ public sealed class Budget : IDisposable
             switch ((Cause)Volatile.Read(ref budget._cause))
             {
                 case Cause.Expired:
-                    return new BudgetExhaustedException(budget.Layer, budget.Path, budget.Allotted, budget.Elapsed, Describe(budget), innerException);
+                    var innermost = InnermostExpired(budget);
+                    return new BudgetExhaustedException(innermost.Layer, innermost.Path, innermost.Allotted, innermost.Elapsed, Describe(innermost), innerException);
                 case Cause.Caller:
                     return new BudgetCancelledException(budget.Layer, budget.Path, budget.Elapsed, budget.Remaining, Token, innerException);
                 case Cause.Parent:
@@ -561,6 +562,20 @@ public sealed class Budget : IDisposable
         }
 
         return new BudgetCancelledException(Layer, Path, Elapsed, Remaining, Token, innerException);
+    }
+
+    /// <summary>Of the budgets from this one up to <paramref name="expired"/>, the innermost whose deadline has passed by the clock.</summary>
+    private Budget InnermostExpired(Budget expired)
+    {
+        for (var budget = this; budget is not null && budget != expired; budget = budget.Parent)
+        {
+            if (budget.IsExpired)
+            {
+                return budget;
+            }
+        }
+
+        return expired;
     }
 
     private static string Describe(Budget expired)

@@ -7,13 +7,32 @@ namespace TimeoutBudget;
 /// Settings shared by a root budget and every child opened under it. Immutable once a budget uses it; validated with
 /// data annotations the first time it is used.
 /// </summary>
-public sealed class BudgetOptions
+public sealed record BudgetOptions
 {
     /// <summary>The longest <see cref="MaxTimeout"/> allowed: 49 days, just under what a .NET timer can be armed for.</summary>
     public static readonly TimeSpan MaxTimeoutLimit = TimeSpan.FromDays(49);
 
     private ILogger? _logger;
     private volatile bool _validated;
+
+    /// <summary>Creates options with every default.</summary>
+    public BudgetOptions()
+    {
+    }
+
+    // A copy made with 'with' must be validated afresh and must not share the cached logger of another factory.
+    private BudgetOptions(BudgetOptions original)
+    {
+        TimeProvider = original.TimeProvider;
+        Mode = original.Mode;
+        Margin = original.Margin;
+        Reserve = original.Reserve;
+        MaxTimeout = original.MaxTimeout;
+        Monitor = original.Monitor;
+        LoggerFactory = original.LoggerFactory;
+        OnMisaligned = original.OnMisaligned;
+        OnInverted = original.OnInverted;
+    }
 
     /// <summary>Options with every default, shared.</summary>
     public static BudgetOptions Default { get; } = new();

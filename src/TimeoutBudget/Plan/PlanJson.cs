@@ -261,7 +261,7 @@ internal static class PlanJson
                         _position += 4;
                         break;
                     default:
-                        _position--;
+                        _position -= 2;
                         throw Error($"Invalid escape '\\{Printable(escaped)}'");
                 }
             }
