@@ -510,7 +510,9 @@ public sealed class Budget : IDisposable
         // Computed in clock ticks from the same instant, rounding the deductions up, so the child's deadline can never
         // land after the parent's deadline minus reserve and margin, whatever the clock's frequency.
         var latest = _deadlineTimestamp - ToTimestampTicks(Reserve + margin, _time, roundUp: true);
-        var deadline = Math.Max(now, Math.Min(now + ToTimestampTicks(granted, _time, roundUp: false), latest));
+        // Inside the parent's reserve tail the children's window has closed: the child is born expired, with its
+        // deadline at the end of that window (already past), never at 'now'.
+        var deadline = Math.Min(now + ToTimestampTicks(granted, _time, roundUp: false), latest);
         return new Budget(layer, this, enclosing: null, wantsAll ? granted : timeout, granted, childReserve, _options, plan, cancellationToken,
             now, deadline);
     }
