@@ -82,6 +82,22 @@ public sealed class BudgetMonitorTests
     }
 
     [Fact]
+    public void A_child_born_expired_in_its_parents_reserve_tail_is_not_late_work()
+    {
+        using var root = Budget.Start("root", TimeSpan.FromMilliseconds(100), _options with { Reserve = TimeSpan.FromMilliseconds(50) });
+        _clock.Advance(TimeSpan.FromMilliseconds(60));
+        using (var child = root.Child("child", TimeSpan.FromMilliseconds(10)))
+        {
+            Assert.True(child.IsExpired);
+            Assert.True(child.Deadline <= root.Deadline - root.Reserve);
+            Assert.Equal(0, _monitor.OrphanCount);
+        }
+
+        Assert.Equal(0, _monitor.EndedLate);
+        Assert.False(_monitor.PostDeadlineTotals.ContainsKey("child"));
+    }
+
+    [Fact]
     public void The_ledger_is_bounded()
     {
         var small = new BudgetMonitor(_clock, capacity: 2);

@@ -175,6 +175,12 @@ public sealed class Budget : IDisposable
     internal long EffectiveDeadlineTimestamp =>
         _enclosing is { } outer && outer._deadlineTimestamp < _deadlineTimestamp ? outer._deadlineTimestamp : _deadlineTimestamp;
 
+    /// <summary>
+    /// When the monitor starts counting this budget's work as late: the effective deadline, but never before the budget
+    /// opened — a child born expired inside its parent's reserve tail has done nothing late yet.
+    /// </summary>
+    internal long LateAfterTimestamp => Math.Max(EffectiveDeadlineTimestamp, _startTimestamp);
+
     internal TimeProvider Time => _time;
 
     internal BudgetMonitor.Entry? MonitorEntry { get; set; }

@@ -67,7 +67,7 @@ public sealed class BudgetMonitor : IDisposable
             var count = 0;
             foreach (var entry in _live.Keys)
             {
-                if (now > entry.Budget.EffectiveDeadlineTimestamp)
+                if (now > entry.Budget.LateAfterTimestamp)
                 {
                     count++;
                 }
@@ -89,7 +89,7 @@ public sealed class BudgetMonitor : IDisposable
         var overdue = new List<OverdueWork>();
         foreach (var entry in _live.Keys)
         {
-            if (now > entry.Budget.EffectiveDeadlineTimestamp)
+            if (now > entry.Budget.LateAfterTimestamp)
             {
                 overdue.Add(Describe(entry.Budget, now));
             }
@@ -111,7 +111,7 @@ public sealed class BudgetMonitor : IDisposable
         var found = 0;
         foreach (var entry in _live.Keys)
         {
-            if (now <= entry.Budget.EffectiveDeadlineTimestamp || Interlocked.Exchange(ref entry.Reported, 1) != 0)
+            if (now <= entry.Budget.LateAfterTimestamp || Interlocked.Exchange(ref entry.Reported, 1) != 0)
             {
                 continue;
             }
@@ -211,7 +211,7 @@ public sealed class BudgetMonitor : IDisposable
 
         Interlocked.Decrement(ref _count);
         var now = _time.GetTimestamp();
-        var deadline = budget.EffectiveDeadlineTimestamp;
+        var deadline = budget.LateAfterTimestamp;
         if (Volatile.Read(ref entry.Reported) != 0)
         {
             BudgetTelemetry.OrphanCounter.Add(-1, new KeyValuePair<string, object?>("layer", budget.Layer));
@@ -230,7 +230,7 @@ public sealed class BudgetMonitor : IDisposable
     }
 
     private OverdueWork Describe(Budget budget, long now) =>
-        new(budget, _time.GetElapsedTime(budget.EffectiveDeadlineTimestamp, now));
+        new(budget, _time.GetElapsedTime(budget.LateAfterTimestamp, now));
 
     internal sealed class Entry
     {
