@@ -1,0 +1,34 @@
+namespace TimeoutBudget.PackageTests;
+
+/// <summary>Consumes the packed package from a fresh project, as a user would.</summary>
+public sealed class PackageEndToEndTests(PackageFixture fixture) : IClassFixture<PackageFixture>
+{
+    [Fact]
+    public void The_package_carries_both_runtimes_the_readme_and_its_metadata()
+    {
+        var entries = fixture.PackageEntries();
+        Assert.Contains("lib/net8.0/TimeoutBudget.dll", entries);
+        Assert.Contains("lib/net10.0/TimeoutBudget.dll", entries);
+        Assert.Contains("lib/net8.0/TimeoutBudget.xml", entries);
+        Assert.Contains("README.md", entries);
+        Assert.True(File.Exists(Path.ChangeExtension(fixture.Package, ".snupkg")), "symbols package missing");
+
+        var nuspec = fixture.ReadPackageEntry("TimeoutBudget.nuspec");
+        Assert.Contains("<license type=\"expression\">MIT</license>", nuspec);
+        Assert.Contains("<readme>README.md</readme>", nuspec);
+        Assert.Contains($"<version>{fixture.Version}</version>", nuspec);
+        Assert.Contains("<repository type=\"git\"", nuspec);
+    }
+
+    [Fact]
+    public void The_runtime_api_works_from_the_package()
+    {
+        var (code, output) = DotNet.Run(fixture.Consumer, PackageFixture.Bound, "run", "-c", "Release");
+        Assert.True(code == 0, output);
+        Assert.Contains("path=agent-wait/sdk", output);
+        Assert.Matches(@"allotted=17\d(\.\d+)? s", output);
+        Assert.Contains("misaligned=1", output);
+        Assert.Contains("violations=1", output);
+        Assert.Contains("outcome=Completed value=42", output);
+    }
+}
