@@ -25,6 +25,7 @@ public sealed class Budget : IDisposable
     private readonly long _startTimestamp;
     private readonly long _deadlineTimestamp;
     private ITimer? _timer;
+    private string? _path;
     private CancellationTokenRegistration _parentLink;
     private CancellationTokenRegistration _callerLink;
     private CancellationTokenRegistration _enclosingLink;
@@ -39,7 +40,6 @@ public sealed class Budget : IDisposable
         _time = options.TimeProvider;
         Layer = layer;
         Parent = parent;
-        Path = parent is null ? layer : parent.Path + "/" + layer;
         Requested = requested;
         Allotted = allotted;
         Reserve = reserve;
@@ -59,11 +59,9 @@ public sealed class Budget : IDisposable
         }
         else
         {
-            using (ExecutionContext.IsFlowSuppressed() ? default(AsyncFlowControl?) : ExecutionContext.SuppressFlow())
-            {
-                // The timer must not capture the caller's execution context: it would keep the whole ambient chain alive.
-                _timer = _time.CreateTimer(static state => ((Budget)state!).OnDeadline(), this, window, Timeout.InfiniteTimeSpan);
-            }
+            // The timer captures the current execution context by reference (no copy); Dispose releases the timer, so the
+            // ambient chain it holds lives no longer than the budget itself.
+            _timer = _time.CreateTimer(static state => ((Budget)state!).OnDeadline(), this, window, Timeout.InfiniteTimeSpan);
 
             if (parent is not null)
             {
@@ -112,7 +110,8 @@ public sealed class Budget : IDisposable
     public string Layer { get; }
 
     /// <summary>The path from the root, e.g. <c>"orchestrator/transport/client"</c>.</summary>
-    public string Path { get; }
+    /// <remarks>Built on first use: most budgets end without anyone asking for it.</remarks>
+    public string Path => _path ??= Parent is null ? Layer : Parent.Path + "/" + Layer;
 
     /// <summary>The enclosing budget, or <see langword="null"/> for a root.</summary>
     public Budget? Parent { get; }

@@ -65,7 +65,7 @@ public sealed class BudgetMonitor : IDisposable
         {
             var now = _time.GetTimestamp();
             var count = 0;
-            foreach (var entry in _live.Keys)
+            foreach (var (entry, _) in _live)
             {
                 if (now > entry.Budget.LateAfterTimestamp)
                 {
@@ -87,7 +87,7 @@ public sealed class BudgetMonitor : IDisposable
     {
         var now = _time.GetTimestamp();
         var overdue = new List<OverdueWork>();
-        foreach (var entry in _live.Keys)
+        foreach (var (entry, _) in _live)
         {
             if (now > entry.Budget.LateAfterTimestamp)
             {
@@ -109,7 +109,7 @@ public sealed class BudgetMonitor : IDisposable
     {
         var now = _time.GetTimestamp();
         var found = 0;
-        foreach (var entry in _live.Keys)
+        foreach (var (entry, _) in _live)
         {
             if (now <= entry.Budget.LateAfterTimestamp || Interlocked.Exchange(ref entry.Reported, 1) != 0)
             {

@@ -1,0 +1,91 @@
+using BenchmarkDotNet.Attributes;
+using Polly;
+
+namespace TimeoutBudget.Benchmarks;
+
+/// <summary>
+/// Issue 7, benchmark 1: the cost of one outbound call's timeout on the happy path — open, read the token, dispose —
+/// for a budget child and for what it replaces, side by side in one run.
+/// </summary>
+/// <remarks>
+/// Every contender links to an outer layer that lives for the whole run, as a real call inside a request does. The
+/// Polly integration of TimeoutBudget (package TimeoutBudget.Polly) is not in this repository yet; when it lands, adding
+/// it is one method here, e.g.
+/// <code>
+/// [Benchmark(Description = "TimeoutBudget.Polly pipeline")]
+/// public bool TimeoutBudgetPolly() => _budgetPipeline.Execute(static token => token.CanBeCanceled, _root.Token);
+/// </code>
+/// with <c>_budgetPipeline</c> built in <see cref="Setup"/>.
+/// </remarks>
+[MemoryDiagnoser]
+public class HappyPathBenchmarks
+{
+    /// <summary>The per-call timeout every contender arms. Long enough never to fire during a run.</summary>
+    public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(10);
+
+    private Budget _root = null!;
+    private CancellationTokenSource _outer = null!;
+    private CancellationTokenSource _pooled = null!;
+    private ResiliencePipeline _polly = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _root = Budget.Start("request", TimeSpan.FromHours(1));
+        _outer = new CancellationTokenSource(TimeSpan.FromHours(1));
+        _pooled = new CancellationTokenSource();
+        _polly = new ResiliencePipelineBuilder().AddTimeout(CallTimeout).Build();
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _root.Dispose();
+        _outer.Dispose();
+        _pooled.Dispose();
+    }
+
+    /// <summary>(a) What a careful hand-written call does: a linked source, armed, then disposed.</summary>
+    [Benchmark(Baseline = true, Description = "(a) raw linked CTS + CancelAfter + Dispose")]
+    public bool RawLinkedCts()
+    {
+        using var source = CancellationTokenSource.CreateLinkedTokenSource(_outer.Token);
+        source.CancelAfter(CallTimeout);
+        return source.Token.CanBeCanceled;
+    }
+
+    /// <summary>(b) A Polly v8 pipeline with only a timeout strategy, synchronous execution.</summary>
+    [Benchmark(Description = "(b) Polly v8 AddTimeout, Execute")]
+    public bool PollyTimeout() => _polly.Execute(static token => token.CanBeCanceled, _outer.Token);
+
+    /// <summary>(b) The same pipeline executed asynchronously, as Polly's own published benchmarks do.</summary>
+    [Benchmark(Description = "(b) Polly v8 AddTimeout, ExecuteAsync")]
+    public ValueTask<bool> PollyTimeoutAsync() =>
+        _polly.ExecuteAsync(static token => ValueTask.FromResult(token.CanBeCanceled), _outer.Token);
+
+    /// <summary>Ours: a child budget of a long-lived root, its token read, then disposed.</summary>
+    [Benchmark(Description = "TimeoutBudget Child + Token + Dispose")]
+    public bool BudgetChild()
+    {
+        using var child = _root.Child("dependency", CallTimeout);
+        return child.Token.CanBeCanceled;
+    }
+
+    /// <summary>The floor a pooled design could reach: one reused source, linked, armed, reset with TryReset.</summary>
+    [Benchmark(Description = "floor: pooled CTS + link + CancelAfter + TryReset")]
+    public bool PooledCtsFloor()
+    {
+        var source = _pooled;
+        var link = _outer.Token.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), source);
+        source.CancelAfter(CallTimeout);
+        var result = source.Token.CanBeCanceled;
+        link.Dispose();
+        if (!source.TryReset())
+        {
+            source.Dispose();
+            _pooled = new CancellationTokenSource();
+        }
+
+        return result;
+    }
+}
