@@ -81,7 +81,7 @@ internal sealed class SlowHttpServer : IAsyncDisposable
         var buffer = new byte[64 * 1024];
         while (!_stop.IsCancellationRequested)
         {
-            var request = await ReadRequestAsync(stream, buffer);
+            var request = await ReadRequestAsync(stream, buffer, _stop.Token);
             if (request is null)
             {
                 return;
@@ -124,14 +124,14 @@ internal sealed class SlowHttpServer : IAsyncDisposable
         }
     }
 
-    private static async Task<string?> ReadRequestAsync(NetworkStream stream, byte[] buffer)
+    private static async Task<string?> ReadRequestAsync(NetworkStream stream, byte[] buffer, CancellationToken stop)
     {
         var total = 0;
         try
         {
             while (total < buffer.Length)
             {
-                var read = await stream.ReadAsync(buffer.AsMemory(total));
+                var read = await stream.ReadAsync(buffer.AsMemory(total), stop);
                 if (read == 0)
                 {
                     return null;
@@ -160,7 +160,7 @@ internal sealed class SlowHttpServer : IAsyncDisposable
                 }
             }
         }
-        catch (IOException)
+        catch (Exception exception) when (exception is IOException or OperationCanceledException)
         {
             return null;
         }
