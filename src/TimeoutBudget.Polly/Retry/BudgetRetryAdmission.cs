@@ -103,6 +103,7 @@ public static class BudgetRetryAdmission
                 {
                     var stop = new BudgetRetryStop(budget.Path, args.AttemptNumber, delay, attempt, available);
                     args.Context.Properties.Set(BudgetResilienceKeys.RetryStopped, stop);
+                    PollyLog.RetryStopped(budget, stop);
                     admission.OnStopped?.Invoke(stop);
                     return false;
                 }

@@ -9,6 +9,9 @@ public sealed class BudgetRetryAdmissionOptions
     /// </summary>
     public TimeSpan? AttemptTimeout { get; set; }
 
-    /// <summary>Called when a retry is not started for lack of budget; exceptions it throws propagate to the caller.</summary>
+    /// <summary>
+    /// Called when a retry is not started for lack of budget (which is also logged as a warning to the budget's
+    /// <see cref="BudgetOptions.LoggerFactory"/>); exceptions it throws propagate to the caller.
+    /// </summary>
     public Action<BudgetRetryStop>? OnStopped { get; set; }
 }

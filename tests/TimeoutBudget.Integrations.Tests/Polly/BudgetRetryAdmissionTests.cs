@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Polly;
 using Polly.Retry;
@@ -26,7 +28,9 @@ public sealed class BudgetRetryAdmissionTests
             }, new BudgetRetryAdmissionOptions { OnStopped = stop => stopped = stop })
             .AddBudgetTimeout("attempt", TimeSpan.FromSeconds(3))
             .Build();
-        using var request = Budget.Start("request", TimeSpan.FromSeconds(10), Options);
+        var logs = new FakeLogCollector();
+        using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(new FakeLoggerProvider(logs)));
+        using var request = Budget.Start("request", TimeSpan.FromSeconds(10), Options with { LoggerFactory = loggerFactory });
         var context = ResilienceContextPool.Shared.Get();
 
         var outcome = await pipeline.ExecuteOutcomeAsync((ctx, _) =>
@@ -46,6 +50,9 @@ public sealed class BudgetRetryAdmissionTests
         Assert.Equal(TimeSpan.FromSeconds(3), tag.AttemptTimeout);
         Assert.Equal(TimeSpan.FromSeconds(8), tag.Available);
         Assert.Contains("delay 6 s + attempt 3 s does not fit in the 8 s request can still give", tag.ToString());
+        var log = Assert.Single(logs.GetSnapshot(), r => r.Category == "TimeoutBudget.Polly");
+        Assert.Equal(LogLevel.Warning, log.Level);
+        Assert.Equal("Retry stopped for lack of budget in request after attempt 1: delay 6 s + attempt 3 s does not fit in 8 s", log.Message);
         ResilienceContextPool.Shared.Return(context);
     }
 
