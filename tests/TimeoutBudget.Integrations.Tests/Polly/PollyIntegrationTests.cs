@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Polly;
+using Polly.Fallback;
 using Polly.Retry;
 using TimeoutBudget.Integrations.Tests.Infrastructure;
 using TimeoutBudget.Polly;
@@ -44,5 +45,36 @@ public sealed class PollyIntegrationTests
             await served.EndedTask.WaitAsync(TimeSpan.FromSeconds(30));
             Assert.True(served.Abandoned);
         }
+    }
+
+    [Fact]
+    public async Task Seed_002_on_an_api_timeout_the_workflow_uses_the_last_good_result_inside_its_reserve()
+    {
+        // API 20 s < workflow 40 s (scaled to ms), the workflow keeping a reserve for "use the last good result".
+        await using var server = new SlowHttpServer(TimeSpan.FromSeconds(20));
+        using var http = new HttpClient { BaseAddress = server.Url };
+        var lastGood = "report from the previous run";
+        var pipeline = new ResiliencePipelineBuilder<string>()
+            .AddFallback(new FallbackStrategyOptions<string>
+            {
+                ShouldHandle = new PredicateBuilder<string>().Handle<BudgetExhaustedException>(),
+                FallbackAction = _ => Outcome.FromResultAsValueTask(lastGood),
+            })
+            .AddBudgetTimeout("api", TimeSpan.FromMilliseconds(2000))
+            .Build();
+
+        using var workflow = Budget.Start("workflow", TimeSpan.FromMilliseconds(4000), new BudgetOptions { Reserve = TimeSpan.FromMilliseconds(1500) });
+        var result = await pipeline.ExecuteAsync(async _ =>
+        {
+            using var response = await http.GetAsync("report", Budget.Current!.Token);
+            return await response.Content.ReadAsStringAsync();
+        }).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(lastGood, result);
+        // The API layer was clamped inside the workflow minus its reserve, so the fallback ran with time to spare.
+        Assert.False(workflow.IsExpired);
+        var served = Assert.Single(server.Requests);
+        await served.EndedTask.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(served.Abandoned);
     }
 }
