@@ -6,7 +6,7 @@ using TimeoutBudget.Integrations.Tests.Infrastructure;
 
 namespace TimeoutBudget.Integrations.Tests.Aws;
 
-/// <summary>Seed 000 scaled from seconds to milliseconds: an SDK read timeout of 240 inside an async wait of 180.</summary>
+/// <summary>Seed 000 scaled down (×1/50): an SDK read timeout of 240 s inside an async wait of 180 s becomes 4.8 s inside 3.6 s.</summary>
 public sealed class AwsSdkIntegrationTests
 {
     private static AmazonSQSClient Client(SlowHttpServer server, TimeSpan timeout, int retries) =>
@@ -24,10 +24,10 @@ public sealed class AwsSdkIntegrationTests
     public async Task Without_a_budget_the_wait_gives_up_while_the_sdk_call_keeps_running()
     {
         await using var server = new SlowHttpServer(TimeSpan.FromSeconds(10));
-        using var sqs = Client(server, TimeSpan.FromMilliseconds(2400), retries: 0);
+        using var sqs = Client(server, TimeSpan.FromMilliseconds(4800), retries: 0);
 
         var call = sqs.SendMessageAsync(Message);
-        await Assert.ThrowsAsync<TimeoutException>(() => call.WaitAsync(TimeSpan.FromMilliseconds(1800)));
+        await Assert.ThrowsAsync<TimeoutException>(() => call.WaitAsync(TimeSpan.FromMilliseconds(3600)));
 
         // The wait gave up; the SDK call and its request are still running: seed 000's orphan.
         Assert.False(call.IsCompleted);
@@ -41,12 +41,12 @@ public sealed class AwsSdkIntegrationTests
     {
         AwsBudget.Register();
         await using var server = new SlowHttpServer(TimeSpan.FromSeconds(10));
-        using var sqs = Client(server, TimeSpan.FromMilliseconds(2400), retries: 0);
+        using var sqs = Client(server, TimeSpan.FromMilliseconds(4800), retries: 0);
         var monitor = new BudgetMonitor();
 
         Task<SendMessageResponse> call;
         BudgetExhaustedException exception;
-        using (var wait = Budget.Start("wait", TimeSpan.FromMilliseconds(1800), new BudgetOptions { Monitor = monitor }))
+        using (var wait = Budget.Start("wait", TimeSpan.FromMilliseconds(3600), new BudgetOptions { Monitor = monitor }))
         {
             call = sqs.SendMessageAsync(Message);
             exception = await Assert.ThrowsAsync<BudgetExhaustedException>(() => call.WaitAsync(TimeSpan.FromSeconds(30)));
