@@ -114,6 +114,9 @@ public sealed class BudgetTimeoutStrategyTests
     public void Invalid_options_are_rejected_when_the_pipeline_is_built()
     {
         var builder = new ResiliencePipelineBuilder();
-        Assert.ThrowsAny<Exception>(() => builder.AddBudgetTimeout(new BudgetTimeoutStrategyOptions { Layer = null!, Timeout = TimeSpan.FromSeconds(1) }));
+        var exception = Assert.Throws<System.ComponentModel.DataAnnotations.ValidationException>(() =>
+            builder.AddBudgetTimeout(new BudgetTimeoutStrategyOptions { Layer = null!, Timeout = TimeSpan.FromDays(400) }));
+        Assert.Contains("Layer", exception.Message);
+        Assert.Contains("Timeout", exception.Message);
     }
 }
