@@ -113,6 +113,10 @@ public sealed class GrpcIntegrationTests : IAsyncLifetime
         Assert.StartsWith("http://127.0.0.1:", address, StringComparison.Ordinal);
         _channel = GrpcChannel.ForAddress(address);
         _invoker = _channel.WithTimeoutBudget();
+
+        // Open the HTTP/2 connection and warm both ends once, as a running service would be: the tests measure deadlines
+        // carried over a connection, not the first-call start-up of the process.
+        await _invoker.AsyncUnaryCall(Remaining, null, new CallOptions(), "warm-up").ResponseAsync.WaitAsync(Bound);
     }
 
     public async Task DisposeAsync()
