@@ -1,0 +1,73 @@
+using Microsoft.CodeAnalysis;
+
+namespace TimeoutBudget.Analyzers.Model;
+
+/// <summary>The three comparisons every source pair goes through, so that all sources word their findings alike.</summary>
+internal static class Comparison
+{
+    /// <summary>TB0001 when inner ≥ outer (equal counts: both fire together and either may win). Returns whether it reported.</summary>
+    public static bool InnerNotShorter(Duration inner, string innerDescription, Duration outer, string outerDescription, string consequence, DiagnosticSink sink)
+    {
+        if (!inner.IsFinite || !outer.IsFinite || inner.Value < outer.Value)
+        {
+            return false;
+        }
+
+        var margin = Margins.For(sink.Options, inner.Source.Syntax.SyntaxTree);
+        var relation = inner.Value == outer.Value ? "equals" : "is longer than";
+        var message = $"{Capitalize(innerDescription)} ({inner.Text}, set at {inner.Where}) {relation} {outerDescription} ({outer.Text}, set at {outer.Where}): {consequence}";
+        sink.Report(Descriptors.InnerTimeoutNotShorter, inner.Source, message, outer.Source, Margins.FixProperties(inner, outer.Value, margin));
+        return true;
+    }
+
+    /// <summary>TB0003 when inner &lt; outer but by less than the configured minimum margin.</summary>
+    public static bool MarginTooSmall(Duration inner, string innerDescription, Duration outer, string outerDescription, DiagnosticSink sink)
+    {
+        if (!inner.IsFinite || !outer.IsFinite || inner.Value >= outer.Value)
+        {
+            return false;
+        }
+
+        var margin = Margins.For(sink.Options, inner.Source.Syntax.SyntaxTree);
+        var required = margin.For(outer.Value);
+        var left = outer.Value - inner.Value;
+        if (left >= required)
+        {
+            return false;
+        }
+
+        var message = $"{Capitalize(innerDescription)} ({inner.Text}, set at {inner.Where}) leaves only {DurationText.Format(left)} inside {outerDescription} ({outer.Text}, set at {outer.Where}), less than the minimum margin {margin} ({DurationText.Format(required)}): there is no time left to report the timeout or fall back before the outer one fires";
+        sink.Report(Descriptors.MarginTooSmall, inner.Source, message, outer.Source, Margins.FixProperties(inner, outer.Value, margin));
+        return true;
+    }
+
+    /// <summary>TB0002 when a finite schedule's worst case exceeds the outer timeout, or not even one retry can start before it.</summary>
+    public static bool ScheduleDoesNotFit(RetrySchedule schedule, Duration attempt, Duration outer, string scheduleDescription, string outerDescription, IOperation reportAt, DiagnosticSink sink)
+    {
+        if (!attempt.IsFinite || !outer.IsFinite || attempt.Value >= outer.Value || schedule.MaxAttempts < 2)
+        {
+            return false;
+        }
+
+        var firstRetryStarts = attempt.Value + schedule.DelayBefore(1);
+        string? problem = null;
+        if (firstRetryStarts >= outer.Value)
+        {
+            problem = $"not even one retry can start: the first attempt ({attempt.Text}) and the first delay ({DurationText.Format(schedule.DelayBefore(1))}) already use up {outerDescription} ({outer.Text}, set at {outer.Where})";
+        }
+        else if (schedule.WorstCase(attempt.Value) > outer.Value)
+        {
+            problem = $"{schedule.DescribeWorstCase(attempt.Value)} does not fit in {outerDescription} ({outer.Text}, set at {outer.Where}): the later attempts can never run to their timeout";
+        }
+
+        if (problem is null)
+        {
+            return false;
+        }
+
+        sink.Report(Descriptors.RetryScheduleDoesNotFit, reportAt, $"{scheduleDescription} cannot fit: {problem}", outer.Source);
+        return true;
+    }
+
+    public static string Capitalize(string text) => text.Length == 0 || char.IsUpper(text[0]) ? text : char.ToUpperInvariant(text[0]) + text.Substring(1);
+}

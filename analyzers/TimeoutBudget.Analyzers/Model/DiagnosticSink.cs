@@ -1,0 +1,30 @@
+using System.Collections.Immutable;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Diagnostics;
+
+namespace TimeoutBudget.Analyzers.Model;
+
+/// <summary>Reports each rule at most once per location: one inner timeout may be compared with several outer ones.</summary>
+internal sealed class DiagnosticSink
+{
+    private readonly SymbolAnalysisContext _context;
+    private readonly HashSet<(string Id, SyntaxTree? Tree, int Start)> _reported = new();
+
+    public DiagnosticSink(SymbolAnalysisContext context) => _context = context;
+
+    public AnalyzerOptions Options => _context.Options;
+
+    public void Report(DiagnosticDescriptor descriptor, IOperation at, string message, IOperation? related = null, ImmutableDictionary<string, string?>? properties = null) =>
+        Report(descriptor, at.Syntax.GetLocation(), message, related?.Syntax.GetLocation(), properties);
+
+    public void Report(DiagnosticDescriptor descriptor, Location location, string message, Location? related = null, ImmutableDictionary<string, string?>? properties = null)
+    {
+        if (!location.IsInSource || !_reported.Add((descriptor.Id, location.SourceTree, location.SourceSpan.Start)))
+        {
+            return;
+        }
+
+        var additional = related is { IsInSource: true } ? new[] { related } : Array.Empty<Location>();
+        _context.ReportDiagnostic(Diagnostic.Create(descriptor, location, additional, properties, message));
+    }
+}

@@ -1,0 +1,333 @@
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace TimeoutBudget.Analyzers.Model;
+
+/// <summary>
+/// Folds the constant durations that code writes: <c>TimeSpan.From*</c> (every overload, including the .NET 9 multi-argument
+/// ones), <c>new TimeSpan(…)</c>, integer millisecond arguments, const fields, static readonly fields and locals with a single
+/// constant assignment, and + − × ÷. Anything else (configuration, parameters) is unknown and never guessed.
+/// </summary>
+internal sealed class DurationEvaluator
+{
+    private const int MaxDepth = 16;
+    private const long TicksPerMicrosecond = 10;
+
+    private static readonly Dictionary<string, long[]> FactoryUnits = new(StringComparer.Ordinal)
+    {
+        ["FromDays"] = new[] { TimeSpan.TicksPerDay, TimeSpan.TicksPerHour, TimeSpan.TicksPerMinute, TimeSpan.TicksPerSecond, TimeSpan.TicksPerMillisecond, TicksPerMicrosecond },
+        ["FromHours"] = new[] { TimeSpan.TicksPerHour, TimeSpan.TicksPerMinute, TimeSpan.TicksPerSecond, TimeSpan.TicksPerMillisecond, TicksPerMicrosecond },
+        ["FromMinutes"] = new[] { TimeSpan.TicksPerMinute, TimeSpan.TicksPerSecond, TimeSpan.TicksPerMillisecond, TicksPerMicrosecond },
+        ["FromSeconds"] = new[] { TimeSpan.TicksPerSecond, TimeSpan.TicksPerMillisecond, TicksPerMicrosecond },
+        ["FromMilliseconds"] = new[] { TimeSpan.TicksPerMillisecond, TicksPerMicrosecond },
+        ["FromMicroseconds"] = new[] { TicksPerMicrosecond },
+        ["FromTicks"] = new[] { 1L },
+    };
+
+    private readonly KnownTypes _types;
+
+    public DurationEvaluator(KnownTypes types) => _types = types;
+
+    /// <summary>Evaluates a duration argument: a <see cref="TimeSpan"/>, or an integer count of milliseconds.</summary>
+    public Duration? EvaluateArgument(IArgumentOperation? argument) =>
+        argument is null || argument.ArgumentKind != ArgumentKind.Explicit ? null : EvaluateDurationOrMilliseconds(argument.Value);
+
+    public Duration? EvaluateDurationOrMilliseconds(IOperation? operation)
+    {
+        if (operation is null)
+        {
+            return null;
+        }
+
+        var unwrapped = SkipConversions(operation);
+        if (_types.IsTimeSpan(unwrapped.Type))
+        {
+            return EvaluateTimeSpan(operation);
+        }
+
+        if (unwrapped.Type?.SpecialType is SpecialType.System_Int32 or SpecialType.System_Int64 or SpecialType.System_UInt32)
+        {
+            var milliseconds = EvaluateNumber(unwrapped, 0);
+            if (milliseconds is { } ms && ms >= -1 && ms <= DurationText.MaxValue.TotalMilliseconds)
+            {
+                return new Duration(ms == -1 ? System.Threading.Timeout.InfiniteTimeSpan : TimeSpan.FromTicks((long)(ms * TimeSpan.TicksPerMillisecond)), operation, isMilliseconds: true);
+            }
+        }
+
+        return null;
+    }
+
+    public Duration? EvaluateTimeSpan(IOperation? operation)
+    {
+        if (operation is null)
+        {
+            return null;
+        }
+
+        var ticks = EvaluateTicks(operation, 0);
+        if (ticks is not { } value)
+        {
+            return null;
+        }
+
+        // Outside ±365 days (or below -1 ms) is either overflow or not a timeout anyone means; leave it alone.
+        if (value < System.Threading.Timeout.InfiniteTimeSpan.Ticks || value > DurationText.MaxValue.Ticks)
+        {
+            return value == TimeSpan.MaxValue.Ticks ? new Duration(System.Threading.Timeout.InfiniteTimeSpan, operation, false) : null;
+        }
+
+        return new Duration(TimeSpan.FromTicks((long)value), operation, isMilliseconds: false);
+    }
+
+    /// <summary>Evaluates an integer or floating constant, following locals with a single constant assignment.</summary>
+    public double? EvaluateNumber(IOperation? operation) => EvaluateNumber(operation, 0);
+
+    public static IOperation SkipConversions(IOperation operation)
+    {
+        while (operation is IConversionOperation conversion)
+        {
+            operation = conversion.Operand;
+        }
+
+        return operation;
+    }
+
+    /// <summary>The single value ever stored in a local declared in this body, or null when it is assigned more than once or by reference.</summary>
+    public static IOperation? SingleAssignedValue(ILocalSymbol local, IOperation anyOperationInBody)
+    {
+        var root = anyOperationInBody;
+        while (root.Parent is not null)
+        {
+            root = root.Parent;
+        }
+
+        IOperation? initializer = null;
+        foreach (var descendant in root.DescendantsAndSelf())
+        {
+            switch (descendant)
+            {
+                case IVariableDeclaratorOperation declarator when SymbolEqualityComparer.Default.Equals(declarator.Symbol, local):
+                    initializer = declarator.GetVariableInitializer()?.Value;
+                    break;
+                case IAssignmentOperation assignment when assignment.Target is ILocalReferenceOperation target && SymbolEqualityComparer.Default.Equals(target.Local, local):
+                    return null;
+                case IIncrementOrDecrementOperation increment when increment.Target is ILocalReferenceOperation target && SymbolEqualityComparer.Default.Equals(target.Local, local):
+                    return null;
+                case IArgumentOperation argument when argument.Parameter?.RefKind is RefKind.Ref or RefKind.Out
+                    && SkipConversions(argument.Value) is ILocalReferenceOperation passed && SymbolEqualityComparer.Default.Equals(passed.Local, local):
+                    return null;
+                case ILocalReferenceOperation declaration when declaration.IsDeclaration && SymbolEqualityComparer.Default.Equals(declaration.Local, local):
+                    return null;
+            }
+        }
+
+        return initializer;
+    }
+
+    private double? EvaluateTicks(IOperation operation, int depth)
+    {
+        if (depth > MaxDepth)
+        {
+            return null;
+        }
+
+        operation = SkipConversions(operation);
+        switch (operation)
+        {
+            case IParenthesizedOperation parenthesized:
+                return EvaluateTicks(parenthesized.Operand, depth + 1);
+            case IInvocationOperation invocation when SymbolEqualityComparer.Default.Equals(invocation.TargetMethod.ContainingType, _types.TimeSpan):
+                return EvaluateTimeSpanMethod(invocation, depth);
+            case IObjectCreationOperation creation when _types.IsTimeSpan(creation.Type):
+                return EvaluateTimeSpanConstructor(creation, depth);
+            case IDefaultValueOperation defaultValue when _types.IsTimeSpan(defaultValue.Type):
+                return 0;
+            case IFieldReferenceOperation field:
+                return EvaluateTimeSpanField(field.Field, operation, depth);
+            case ILocalReferenceOperation local when _types.IsTimeSpan(local.Type):
+                return SingleAssignedValue(local.Local, operation) is { } value ? EvaluateTicks(value, depth + 1) : null;
+            case IBinaryOperation binary:
+                return EvaluateTimeSpanArithmetic(binary, depth);
+            case IUnaryOperation { OperatorKind: UnaryOperatorKind.Minus } negation when _types.IsTimeSpan(negation.Type):
+                return -EvaluateTicks(negation.Operand, depth + 1);
+            case IUnaryOperation { OperatorKind: UnaryOperatorKind.Plus } plus when _types.IsTimeSpan(plus.Type):
+                return EvaluateTicks(plus.Operand, depth + 1);
+            default:
+                return null;
+        }
+    }
+
+    private double? EvaluateTimeSpanMethod(IInvocationOperation invocation, int depth)
+    {
+        var method = invocation.TargetMethod;
+        if (method.IsStatic && FactoryUnits.TryGetValue(method.Name, out var units))
+        {
+            double total = 0;
+            foreach (var argument in invocation.Arguments)
+            {
+                var ordinal = argument.Parameter?.Ordinal ?? -1;
+                if (ordinal < 0 || ordinal >= units.Length || EvaluateNumber(argument.Value, depth + 1) is not { } number)
+                {
+                    return null;
+                }
+
+                total += number * units[ordinal];
+            }
+
+            // TimeSpan.From*(double) rounds to whole ticks; anything else is exact integer arithmetic.
+            return invocation.Arguments.Length == 0 ? null : Math.Round(total);
+        }
+
+        if (!method.IsStatic && invocation.Instance is { } instance && invocation.Arguments.Length == 1)
+        {
+            var left = EvaluateTicks(instance, depth + 1);
+            var argument = invocation.Arguments[0].Value;
+            return method.Name switch
+            {
+                "Add" => left + EvaluateTicks(argument, depth + 1),
+                "Subtract" => left - EvaluateTicks(argument, depth + 1),
+                "Multiply" => left * EvaluateNumber(argument, depth + 1),
+                "Divide" when EvaluateNumber(argument, depth + 1) is { } divisor && divisor != 0 => left / divisor,
+                _ => null,
+            };
+        }
+
+        return null;
+    }
+
+    private double? EvaluateTimeSpanConstructor(IObjectCreationOperation creation, int depth)
+    {
+        var values = new double[creation.Arguments.Length];
+        for (var i = 0; i < values.Length; i++)
+        {
+            var argument = creation.Arguments[i];
+            var ordinal = argument.Parameter?.Ordinal ?? -1;
+            if (ordinal < 0 || ordinal >= values.Length || EvaluateNumber(argument.Value, depth + 1) is not { } number)
+            {
+                return null;
+            }
+
+            values[ordinal] = number;
+        }
+
+        return values.Length switch
+        {
+            1 => values[0],
+            3 => (values[0] * TimeSpan.TicksPerHour) + (values[1] * TimeSpan.TicksPerMinute) + (values[2] * TimeSpan.TicksPerSecond),
+            4 => (values[0] * TimeSpan.TicksPerDay) + (values[1] * TimeSpan.TicksPerHour) + (values[2] * TimeSpan.TicksPerMinute) + (values[3] * TimeSpan.TicksPerSecond),
+            5 => (values[0] * TimeSpan.TicksPerDay) + (values[1] * TimeSpan.TicksPerHour) + (values[2] * TimeSpan.TicksPerMinute) + (values[3] * TimeSpan.TicksPerSecond) + (values[4] * TimeSpan.TicksPerMillisecond),
+            6 => (values[0] * TimeSpan.TicksPerDay) + (values[1] * TimeSpan.TicksPerHour) + (values[2] * TimeSpan.TicksPerMinute) + (values[3] * TimeSpan.TicksPerSecond) + (values[4] * TimeSpan.TicksPerMillisecond) + (values[5] * TicksPerMicrosecond),
+            _ => null,
+        };
+    }
+
+    private double? EvaluateTimeSpanField(IFieldSymbol field, IOperation reference, int depth)
+    {
+        if (SymbolEqualityComparer.Default.Equals(field.ContainingType, _types.TimeSpan))
+        {
+            return field.Name switch
+            {
+                "Zero" => 0,
+                "MaxValue" => TimeSpan.MaxValue.Ticks,
+                _ => null,
+            };
+        }
+
+        if (SymbolEqualityComparer.Default.Equals(field.ContainingType, _types.Timeout) && field.Name == "InfiniteTimeSpan")
+        {
+            return System.Threading.Timeout.InfiniteTimeSpan.Ticks;
+        }
+
+        if (!field.IsStatic || !field.IsReadOnly || !_types.IsTimeSpan(field.Type))
+        {
+            return null;
+        }
+
+        // Only a field declared in the same syntax tree: the analyzer may use the semantic model it was handed, no other.
+        var model = reference.SemanticModel;
+        foreach (var declaration in field.DeclaringSyntaxReferences)
+        {
+            if (model is null || declaration.SyntaxTree != model.SyntaxTree)
+            {
+                continue;
+            }
+
+            if (declaration.GetSyntax() is Microsoft.CodeAnalysis.CSharp.Syntax.VariableDeclaratorSyntax { Initializer.Value: { } value }
+                && model.GetOperation(value) is { } initializer)
+            {
+                return EvaluateTicks(initializer, depth + 1);
+            }
+        }
+
+        return null;
+    }
+
+    private double? EvaluateTimeSpanArithmetic(IBinaryOperation binary, int depth)
+    {
+        var leftIsSpan = _types.IsTimeSpan(SkipConversions(binary.LeftOperand).Type);
+        var rightIsSpan = _types.IsTimeSpan(SkipConversions(binary.RightOperand).Type);
+        switch (binary.OperatorKind)
+        {
+            case BinaryOperatorKind.Add when leftIsSpan && rightIsSpan:
+                return EvaluateTicks(binary.LeftOperand, depth + 1) + EvaluateTicks(binary.RightOperand, depth + 1);
+            case BinaryOperatorKind.Subtract when leftIsSpan && rightIsSpan:
+                return EvaluateTicks(binary.LeftOperand, depth + 1) - EvaluateTicks(binary.RightOperand, depth + 1);
+            case BinaryOperatorKind.Multiply when leftIsSpan && !rightIsSpan:
+                return EvaluateTicks(binary.LeftOperand, depth + 1) * EvaluateNumber(binary.RightOperand, depth + 1);
+            case BinaryOperatorKind.Multiply when rightIsSpan && !leftIsSpan:
+                return EvaluateNumber(binary.LeftOperand, depth + 1) * EvaluateTicks(binary.RightOperand, depth + 1);
+            case BinaryOperatorKind.Divide when leftIsSpan && !rightIsSpan:
+                return EvaluateNumber(binary.RightOperand, depth + 1) is { } divisor && divisor != 0 ? EvaluateTicks(binary.LeftOperand, depth + 1) / divisor : null;
+            default:
+                return null;
+        }
+    }
+
+    private double? EvaluateNumber(IOperation? operation, int depth)
+    {
+        if (operation is null || depth > MaxDepth)
+        {
+            return null;
+        }
+
+        if (operation.ConstantValue is { HasValue: true, Value: { } constant })
+        {
+            return constant switch
+            {
+                int i => i,
+                long l => l,
+                double d when !double.IsNaN(d) && !double.IsInfinity(d) => d,
+                float f when !float.IsNaN(f) && !float.IsInfinity(f) => f,
+                short s => s,
+                uint u => u,
+                byte b => b,
+                decimal m => (double)m,
+                _ => null,
+            };
+        }
+
+        operation = SkipConversions(operation);
+        switch (operation)
+        {
+            case IParenthesizedOperation parenthesized:
+                return EvaluateNumber(parenthesized.Operand, depth + 1);
+            case ILocalReferenceOperation local when local.Type?.SpecialType is SpecialType.System_Int32 or SpecialType.System_Int64 or SpecialType.System_Double:
+                return SingleAssignedValue(local.Local, operation) is { } value ? EvaluateNumber(value, depth + 1) : null;
+            case IBinaryOperation binary:
+                var left = EvaluateNumber(binary.LeftOperand, depth + 1);
+                var right = EvaluateNumber(binary.RightOperand, depth + 1);
+                return binary.OperatorKind switch
+                {
+                    BinaryOperatorKind.Add => left + right,
+                    BinaryOperatorKind.Subtract => left - right,
+                    BinaryOperatorKind.Multiply => left * right,
+                    BinaryOperatorKind.Divide when right is { } divisor && divisor != 0 => left / divisor,
+                    _ => null,
+                };
+            case IUnaryOperation { OperatorKind: UnaryOperatorKind.Minus } negation:
+                return -EvaluateNumber(negation.Operand, depth + 1);
+            default:
+                return null;
+        }
+    }
+}

@@ -1,0 +1,177 @@
+using System.Collections.Immutable;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace TimeoutBudget.Analyzers.Model;
+
+/// <summary>
+/// Gathers a <see cref="TypeTimeoutModel"/> for each type from its members' operations and hands it to the rule once every
+/// member has been seen. Types are the unit because "a client configured in the constructor and used in a method" is the
+/// common shape, and a type's members are all analyzed before its end action runs.
+/// </summary>
+public abstract class TypeTimeoutAnalyzer : DiagnosticAnalyzer
+{
+    public sealed override void Initialize(AnalysisContext context)
+    {
+        context.EnableConcurrentExecution();
+        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
+        context.RegisterCompilationStartAction(start =>
+        {
+            var types = KnownTypes.Resolve(start.Compilation);
+            if (!types.AnyTimeoutSource || !IsRelevant(types))
+            {
+                return;
+            }
+
+            var evaluator = new DurationEvaluator(types);
+            start.RegisterSymbolStartAction(symbolStart => Collect(symbolStart, new TypeTimeoutModel(types, evaluator)), SymbolKind.NamedType);
+        });
+    }
+
+    /// <summary>Whether this rule has anything to look for in a compilation that has these types.</summary>
+    private protected abstract bool IsRelevant(KnownTypes types);
+
+    private protected abstract void Report(TypeTimeoutModel model, SymbolAnalysisContext context, DiagnosticSink sink);
+
+    private void Collect(SymbolStartAnalysisContext context, TypeTimeoutModel model)
+    {
+        context.RegisterOperationAction(operation => RecordAssignment((IAssignmentOperation)operation.Operation, model), OperationKind.SimpleAssignment, OperationKind.CompoundAssignment);
+        context.RegisterOperationAction(operation => RecordCreation((IObjectCreationOperation)operation.Operation, model), OperationKind.ObjectCreation);
+        context.RegisterOperationAction(operation => RecordInvocation((IInvocationOperation)operation.Operation, model), OperationKind.Invocation);
+        context.RegisterSymbolEndAction(end => Report(model, end, new DiagnosticSink(end)));
+    }
+
+    private static void RecordAssignment(IAssignmentOperation assignment, TypeTimeoutModel model)
+    {
+        var target = DurationEvaluator.SkipConversions(assignment.Target);
+        if (assignment is ISimpleAssignmentOperation && target is ILocalReferenceOperation or IFieldReferenceOperation or IPropertyReferenceOperation or IParameterReferenceOperation
+            && Roots.Of(target) is ISymbol holder)
+        {
+            var value = DurationEvaluator.SkipConversions(assignment.Value);
+            if (value is not IObjectCreationOperation and not IInvocationOperation)
+            {
+                model.AddAlias(holder, Roots.Of(value));
+            }
+
+            // A holder is also a member of whatever holds it (this._client, options.Retry…): fall through to record the write.
+        }
+
+        if (!Roots.TryGetMemberPath(target, out var root, out var path))
+        {
+            return;
+        }
+
+        object? written = assignment is ISimpleAssignmentOperation simple ? Evaluate(simple.Value, target.Type, model) : null;
+        model.AddValue(root, path, written, assignment.Value, Roots.TypeOf(root));
+    }
+
+    private static object? Evaluate(IOperation value, ITypeSymbol? type, TypeTimeoutModel model)
+    {
+        if (type is INamedTypeSymbol { OriginalDefinition.SpecialType: SpecialType.System_Nullable_T, TypeArguments.Length: 1 } nullable)
+        {
+            type = nullable.TypeArguments[0];
+        }
+
+        if (model.Types.IsTimeSpan(type))
+        {
+            return model.Evaluator.EvaluateTimeSpan(value);
+        }
+
+        if (type?.TypeKind == TypeKind.Enum)
+        {
+            return DurationEvaluator.SkipConversions(value) is IFieldReferenceOperation { Field.HasConstantValue: true } member ? member.Field.Name : null;
+        }
+
+        return type?.SpecialType is SpecialType.System_Int32 or SpecialType.System_Int64 or SpecialType.System_Double ? model.Evaluator.EvaluateNumber(value) : null;
+    }
+
+    private static void RecordCreation(IObjectCreationOperation creation, TypeTimeoutModel model)
+    {
+        var types = model.Types;
+        if (KnownTypes.IsOrDerivesFrom(creation.Type, types.CancellationTokenSource))
+        {
+            var root = Roots.OfCreation(creation);
+            var timeout = creation.Arguments.FirstOrDefault(a => a.Parameter is { } p && (types.IsTimeSpan(p.Type) || p.Type.SpecialType == SpecialType.System_Int32));
+            if (timeout is not null)
+            {
+                model.AddValue(root, TypeTimeoutModel.TimeoutSlot, model.Evaluator.EvaluateArgument(timeout), timeout.Value, creation.Type);
+            }
+
+            return;
+        }
+
+        foreach (var argument in creation.Arguments)
+        {
+            if (KnownTypes.IsOrDerivesFrom(argument.Value.Type, types.AwsClientConfig) || KnownTypes.IsOrDerivesFrom(DurationEvaluator.SkipConversions(argument.Value).Type, types.AwsClientConfig))
+            {
+                var config = Roots.Of(argument.Value);
+                if (config is not null)
+                {
+                    model.SetClientConfig(Roots.OfCreation(creation), config);
+                }
+            }
+        }
+    }
+
+    private static void RecordInvocation(IInvocationOperation invocation, TypeTimeoutModel model)
+    {
+        model.Invocations.Enqueue(invocation);
+        var types = model.Types;
+        var method = invocation.TargetMethod;
+        var owner = method.ContainingType;
+        if (KnownTypes.IsOrDerivesFrom(owner, types.CancellationTokenSource))
+        {
+            if (method.Name == "CancelAfter" && invocation.Arguments.Length == 1 && Roots.Of(invocation.Instance) is { } source)
+            {
+                model.AddValue(source, TypeTimeoutModel.TimeoutSlot, model.Evaluator.EvaluateArgument(invocation.Arguments[0]), invocation.Arguments[0].Value, invocation.Instance?.Type);
+            }
+            else if (method.Name == "CreateLinkedTokenSource")
+            {
+                var child = Roots.OfCreation(invocation);
+                foreach (var parent in LinkedTokens(invocation))
+                {
+                    if (Tokens.ClassifyValue(parent, types, out var parentSource) == TokenKind.FromSource && parentSource is not null)
+                    {
+                        model.AddLinkedParent(child, parentSource);
+                    }
+                }
+            }
+
+            return;
+        }
+
+        if (types.Budget is not null && SymbolEqualityComparer.Default.Equals(owner, types.Budget) && method.Name is "Start" or "Enter" or "Child")
+        {
+            var timeout = invocation.Arguments.FirstOrDefault(a => a.Parameter?.Name == "timeout");
+            var budget = Roots.OfCreation(invocation);
+            if (timeout is not null)
+            {
+                model.AddValue(budget, TypeTimeoutModel.TimeoutSlot, model.Evaluator.EvaluateArgument(timeout), timeout.Value, method.ReturnType);
+            }
+
+            if (method.Name == "Child" && Roots.Of(invocation.Instance) is { } parent)
+            {
+                model.AddLinkedParent(budget, parent);
+            }
+        }
+    }
+
+    private static IEnumerable<IOperation> LinkedTokens(IInvocationOperation invocation)
+    {
+        foreach (var argument in invocation.Arguments)
+        {
+            if (argument.Value is IArrayCreationOperation { Initializer: { } elements })
+            {
+                foreach (var element in elements.ElementValues)
+                {
+                    yield return element;
+                }
+            }
+            else
+            {
+                yield return argument.Value;
+            }
+        }
+    }
+}

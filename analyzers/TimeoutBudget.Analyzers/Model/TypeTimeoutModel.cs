@@ -1,0 +1,178 @@
+using System.Collections.Concurrent;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace TimeoutBudget.Analyzers.Model;
+
+/// <summary>
+/// Everything one type writes about timeouts — which object got which timeout, which token source is linked to which, which
+/// waits and calls happen — gathered while its members are analyzed and queried once all of them have been seen, so that a
+/// client configured in the constructor is known where a method uses it.
+/// </summary>
+internal sealed class TypeTimeoutModel
+{
+    public const string TimeoutSlot = "<timeout>";
+
+    private readonly ConcurrentDictionary<(object Root, string Path), ConcurrentQueue<WrittenValue>> _values = new(RootPairComparer.Instance);
+    private readonly ConcurrentDictionary<object, ConcurrentQueue<object?>> _aliases = new(RootComparer.Instance);
+    private readonly ConcurrentDictionary<object, ConcurrentQueue<object>> _linkedParents = new(RootComparer.Instance);
+    private readonly ConcurrentDictionary<object, object> _clientConfigs = new(RootComparer.Instance);
+    private readonly ConcurrentDictionary<object, ITypeSymbol> _rootTypes = new(RootComparer.Instance);
+
+    public TypeTimeoutModel(KnownTypes types, DurationEvaluator evaluator)
+    {
+        Types = types;
+        Evaluator = evaluator;
+    }
+
+    public KnownTypes Types { get; }
+
+    public DurationEvaluator Evaluator { get; }
+
+    public ConcurrentQueue<IInvocationOperation> Invocations { get; } = new();
+
+    public void AddValue(object root, string path, object? value, IOperation source, ITypeSymbol? rootType)
+    {
+        _values.GetOrAdd((root, path), _ => new ConcurrentQueue<WrittenValue>()).Enqueue(new WrittenValue(value, source));
+        if (rootType is not null)
+        {
+            _rootTypes.TryAdd(root, rootType);
+        }
+    }
+
+    public void AddAlias(object target, object? source) => _aliases.GetOrAdd(target, _ => new ConcurrentQueue<object?>()).Enqueue(source);
+
+    public void AddLinkedParent(object child, object parent) => _linkedParents.GetOrAdd(child, _ => new ConcurrentQueue<object>()).Enqueue(parent);
+
+    public void SetClientConfig(object client, object config) => _clientConfigs.AddOrUpdate(client, config, (_, existing) => RootComparer.Instance.Equals(existing, config) ? existing : Ambiguous.Value);
+
+    public IEnumerable<object> RootsOfType(INamedTypeSymbol? type) =>
+        type is null ? Enumerable.Empty<object>() : _rootTypes.Where(pair => KnownTypes.IsOrDerivesFrom(pair.Value, type)).Select(pair => pair.Key);
+
+    /// <summary>The value every write of this member agrees on, or null when there is none, one is unknown, or they differ.</summary>
+    public WrittenValue? Get(object? root, string path) => Get(root, path, 0);
+
+    public Duration? GetDuration(object? root, string path) => Get(root, path)?.Value is Duration duration ? duration : null;
+
+    public object? Resolve(object? root) => Resolve(root, 0);
+
+    public object? ConfigOf(object? client)
+    {
+        var resolved = Resolve(client);
+        return resolved is not null && _clientConfigs.TryGetValue(resolved, out var config) && config is not Ambiguous ? config : null;
+    }
+
+    public IReadOnlyList<object> LinkedParents(object? root)
+    {
+        var resolved = Resolve(root);
+        return resolved is not null && _linkedParents.TryGetValue(resolved, out var parents) ? parents.ToArray() : Array.Empty<object>();
+    }
+
+    public IEnumerable<(object Root, string Path)> Keys => _values.Keys;
+
+    private WrittenValue? Get(object? root, string path, int depth)
+    {
+        if (root is null || depth > 8)
+        {
+            return null;
+        }
+
+        if (_values.TryGetValue((root, path), out var writes))
+        {
+            WrittenValue? agreed = null;
+            foreach (var write in writes)
+            {
+                if (write.Value is null)
+                {
+                    return null;
+                }
+
+                if (agreed is null)
+                {
+                    agreed = write;
+                }
+                else if (!SameValue(agreed.Value.Value, write.Value))
+                {
+                    return null;
+                }
+            }
+
+            return agreed;
+        }
+
+        return SingleAlias(root) is { } source ? Get(source, path, depth + 1) : null;
+    }
+
+    private object? Resolve(object? root, int depth)
+    {
+        if (root is null || depth > 8)
+        {
+            return root;
+        }
+
+        return SingleAlias(root) is { } source && !_values.Keys.Any(key => RootComparer.Instance.Equals(key.Root, root))
+            ? Resolve(source, depth + 1)
+            : root;
+    }
+
+    private object? SingleAlias(object root)
+    {
+        if (!_aliases.TryGetValue(root, out var sources))
+        {
+            return null;
+        }
+
+        object? single = null;
+        foreach (var source in sources)
+        {
+            if (source is null || (single is not null && !RootComparer.Instance.Equals(single, source)))
+            {
+                return null;
+            }
+
+            single = source;
+        }
+
+        return single;
+    }
+
+    private static bool SameValue(object? left, object? right) => left switch
+    {
+        Duration a => right is Duration b && a.Value == b.Value,
+        _ => Equals(left, right),
+    };
+
+    private sealed class Ambiguous
+    {
+        public static readonly Ambiguous Value = new();
+    }
+
+    private sealed class RootPairComparer : IEqualityComparer<(object Root, string Path)>
+    {
+        public static readonly RootPairComparer Instance = new();
+
+        public bool Equals((object Root, string Path) x, (object Root, string Path) y) =>
+            string.Equals(x.Path, y.Path, StringComparison.Ordinal) && RootComparer.Instance.Equals(x.Root, y.Root);
+
+        public int GetHashCode((object Root, string Path) obj) =>
+            (RootComparer.Instance.GetHashCode(obj.Root) * 397) ^ StringComparer.Ordinal.GetHashCode(obj.Path);
+    }
+}
+
+/// <summary>One write: a <see cref="Duration"/>, a number, an enum member's name, or null when the value is unknown.</summary>
+internal readonly struct WrittenValue
+{
+    public WrittenValue(object? value, IOperation source)
+    {
+        Value = value;
+        Source = source;
+    }
+
+    public object? Value { get; }
+
+    public IOperation Source { get; }
+
+    public double? Number => Value as double?;
+
+    public string? Name => Value as string;
+}

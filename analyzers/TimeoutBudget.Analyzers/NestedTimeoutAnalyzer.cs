@@ -1,0 +1,109 @@
+using System.Collections.Immutable;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Operations;
+using TimeoutBudget.Analyzers.Model;
+
+namespace TimeoutBudget.Analyzers;
+
+/// <summary>
+/// TB0001, TB0002 and TB0003: compares each inner timeout with the outer timeout on the same call path — a client's timeout
+/// with the wait around the call or the token it receives, a linked token source with its parent, a Polly strategy with the
+/// one added before it, the standard HTTP handler's attempt timeout with its total — and each retry schedule with the window
+/// it must fit in.
+/// </summary>
+[DiagnosticAnalyzer(LanguageNames.CSharp)]
+public sealed class NestedTimeoutAnalyzer : TypeTimeoutAnalyzer
+{
+    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } =
+        ImmutableArray.Create(Descriptors.InnerTimeoutNotShorter, Descriptors.RetryScheduleDoesNotFit, Descriptors.MarginTooSmall);
+
+    private protected override bool IsRelevant(KnownTypes types) => true;
+
+    private protected override void Report(TypeTimeoutModel model, SymbolAnalysisContext context, DiagnosticSink sink)
+    {
+        foreach (var invocation in model.Invocations)
+        {
+            if (TimedWait.TryCreate(invocation, model) is { Limit: { IsFinite: true } limit } wait)
+            {
+                var outer = new OuterTimeout(limit, "the wait", isWait: true);
+                foreach (var work in wait.Work)
+                {
+                    foreach (var call in CallTimeouts.CallsIn(work))
+                    {
+                        CompareCall(call, outer, model, sink);
+                    }
+                }
+            }
+
+            foreach (var token in Tokens.Arguments(invocation, model.Types))
+            {
+                if (token.Kind == TokenKind.FromSource && CallTimeouts.Deadline(token.Source, model) is { } deadline)
+                {
+                    var tokenName = (token.Source as ISymbol)?.Name ?? "source";
+                    CompareCall(invocation, new OuterTimeout(deadline, $"the token of '{tokenName}'", isWait: false), model, sink);
+                }
+            }
+        }
+
+        CompareLinkedSources(model, sink);
+        PollyPipelines.Check(model, sink);
+        StandardResilience.Check(model, sink);
+    }
+
+    private static void CompareCall(IInvocationOperation call, OuterTimeout outer, TypeTimeoutModel model, DiagnosticSink sink)
+    {
+        foreach (var inner in CallTimeouts.Inner(call, model))
+        {
+            var callName = CallTimeouts.Describe(call);
+            var consequence = outer.IsWait
+                ? $"the wait gives up after {outer.Duration.Text} while {callName}, allowed {inner.Duration.Text}, keeps running"
+                : $"the token cancels {callName} after {outer.Duration.Text}, so its own {inner.Duration.Text} timeout never fires and the failure is reported as a cancellation instead of a timeout";
+            if (Comparison.InnerNotShorter(inner.Duration, inner.Description, outer.Duration, outer.Description, consequence, sink))
+            {
+                continue;
+            }
+
+            if (inner.Retries is { Number: { } retries, Source: var retriesSource } && retries >= 1 && retries < RetrySchedule.MaxAttemptsLimit)
+            {
+                var schedule = new RetrySchedule((int)retries + 1);
+                if (Comparison.ScheduleDoesNotFit(schedule, inner.Duration, outer.Duration, $"The retries of {inner.Description} (MaxErrorRetry = {retries})", outer.Description, retriesSource, sink))
+                {
+                    continue;
+                }
+            }
+
+            Comparison.MarginTooSmall(inner.Duration, inner.Description, outer.Duration, outer.Description, sink);
+        }
+    }
+
+    private static void CompareLinkedSources(TypeTimeoutModel model, DiagnosticSink sink)
+    {
+        foreach (var key in model.Keys.ToList())
+        {
+            if (key.Path != TypeTimeoutModel.TimeoutSlot || KnownTypes.IsOrDerivesFrom(Roots.TypeOf(key.Root), model.Types.Budget)
+                || model.GetDuration(key.Root, key.Path) is not { IsFinite: true } own)
+            {
+                continue;
+            }
+
+            var name = (key.Root as ISymbol)?.Name ?? "token source";
+            foreach (var parent in model.LinkedParents(key.Root))
+            {
+                if (CallTimeouts.Deadline(parent, model) is not { } outer)
+                {
+                    continue;
+                }
+
+                var parentName = (parent as ISymbol)?.Name ?? "token source";
+                var innerDescription = $"the timeout of '{name}'";
+                var outerDescription = $"the timeout of '{parentName}' it is linked to";
+                var consequence = $"'{parentName}' cancels first, so the {own.Text} timeout of '{name}' never fires";
+                if (!Comparison.InnerNotShorter(own, innerDescription, outer, outerDescription, consequence, sink))
+                {
+                    Comparison.MarginTooSmall(own, innerDescription, outer, outerDescription, sink);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+using System.Collections.Immutable;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Operations;
+using TimeoutBudget.Analyzers.Model;
+
+namespace TimeoutBudget.Analyzers;
+
+/// <summary>
+/// TB0005: an outbound operation with no deadline at all — an HttpClient or SDK client explicitly given an infinite timeout and
+/// called without a bounded token, or <c>Process.WaitForExit()</c> / <c>WaitForExitAsync()</c> with neither timeout nor token
+/// (seed 003: runs stuck "running" forever). HttpClient's unwritten 100 s default is a deadline and is never reported.
+/// </summary>
+[DiagnosticAnalyzer(LanguageNames.CSharp)]
+public sealed class UnboundedOperationAnalyzer : TypeTimeoutAnalyzer
+{
+    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(Descriptors.OperationWithoutDeadline);
+
+    private protected override bool IsRelevant(KnownTypes types) => types.HttpClient is not null || types.Process is not null || types.AwsClientConfig is not null;
+
+    private protected override void Report(TypeTimeoutModel model, SymbolAnalysisContext context, DiagnosticSink sink)
+    {
+        var types = model.Types;
+        foreach (var call in model.Invocations)
+        {
+            var method = call.TargetMethod;
+            string? problem = null;
+            if (KnownTypes.IsOrDerivesFrom(method.ContainingType, types.Process))
+            {
+                if (method.Name == "WaitForExit" && call.Arguments.Length == 0)
+                {
+                    problem = "Process.WaitForExit() waits forever if the process hangs: pass a timeout";
+                }
+                else if (method.Name == "WaitForExitAsync" && !Tokens.ReceivesAnyToken(call, types))
+                {
+                    problem = "Process.WaitForExitAsync() without a token waits forever if the process hangs: pass a token cancelled after a timeout";
+                }
+            }
+            else if (call.Instance is { } receiver && IsOutbound(method) && !Tokens.ReceivesAnyToken(call, types))
+            {
+                var root = Roots.Of(receiver);
+                if (KnownTypes.IsOrDerivesFrom(DurationEvaluator.SkipConversions(receiver).Type, types.HttpClient)
+                    && model.GetDuration(root, "Timeout") is { IsInfinite: true } infinite)
+                {
+                    problem = $"{Comparison.Capitalize(CallTimeouts.Describe(call))} has no deadline: HttpClient.Timeout is infinite (set at {infinite.Where}) and the call gets no token, so a server that never answers holds it forever";
+                }
+                else if (model.ConfigOf(root) is { } config && model.GetDuration(config, "Timeout") is { IsInfinite: true } sdkInfinite)
+                {
+                    problem = $"{Comparison.Capitalize(CallTimeouts.Describe(call))} has no deadline: the SDK client's ClientConfig.Timeout is infinite (set at {sdkInfinite.Where}) and the call gets no token";
+                }
+            }
+
+            if (problem is null || IsUnderTimedWait(call, model))
+            {
+                continue;
+            }
+
+            var fix = Tokens.HowToPassToken(call, types);
+            var properties = fix is null ? null : ImmutableDictionary<string, string?>.Empty.Add(AbandonedWorkAnalyzer.TokenFixProperty, fix);
+            sink.Report(Descriptors.OperationWithoutDeadline, call.Syntax.GetLocation(), problem, null, properties);
+        }
+    }
+
+    private static bool IsOutbound(IMethodSymbol method) =>
+        !method.IsStatic && method.MethodKind == MethodKind.Ordinary && method.Name.EndsWith("Async", StringComparison.Ordinal) || method.Name == "Send";
+
+    /// <summary>A call that a finite wait encloses has a deadline (whether the wait abandons it is TB0004's business).</summary>
+    private static bool IsUnderTimedWait(IInvocationOperation call, TypeTimeoutModel model)
+    {
+        for (var current = call.Parent; current is not null; current = current.Parent)
+        {
+            if (current is IInvocationOperation outer && TimedWait.TryCreate(outer, model) is { } wait && wait.Work.Any(w => w.Syntax.Span.Contains(call.Syntax.Span)))
+            {
+                return true;
+            }
+        }
+
+        foreach (var invocation in model.Invocations)
+        {
+            if (TimedWait.TryCreate(invocation, model) is { } wait && wait.Work.Any(w => TimedWait.Unwrap(w) == call || TimedWait.Unwrap(w).Syntax.Span.Contains(call.Syntax.Span) && TimedWait.Unwrap(w).Syntax.SyntaxTree == call.Syntax.SyntaxTree))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

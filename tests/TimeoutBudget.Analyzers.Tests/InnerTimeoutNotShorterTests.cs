@@ -1,0 +1,257 @@
+using Verifier = TimeoutBudget.Analyzers.Tests.Verify<TimeoutBudget.Analyzers.NestedTimeoutAnalyzer>;
+
+namespace TimeoutBudget.Analyzers.Tests;
+
+public class InnerTimeoutNotShorterTests
+{
+    [Fact]
+    public Task Seed000_sdk_timeout_longer_than_the_wait_around_it() => Verifier.AnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using Amazon.SQS;
+
+        class Poller
+        {
+            private readonly AmazonSQSClient _sqs;
+
+            public Poller()
+            {
+                var config = new AmazonSQSConfig { Timeout = {|TB0001:TimeSpan.FromSeconds(240)|} };
+                _sqs = new AmazonSQSClient(config);
+            }
+
+            public Task<string> PollAsync(string queue) =>
+                Task.Run(() => _sqs.ReceiveMessage(queue)).WaitAsync(TimeSpan.FromSeconds(180));
+        }
+        """);
+
+    [Fact]
+    public Task Seed000_fixed_sdk_inside_the_wait_is_clean() => Verifier.AnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using Amazon.SQS;
+
+        class Poller
+        {
+            private readonly AmazonSQSClient _sqs;
+
+            public Poller()
+            {
+                var config = new AmazonSQSConfig { Timeout = TimeSpan.FromSeconds(540), MaxErrorRetry = 0 };
+                _sqs = new AmazonSQSClient(config);
+            }
+
+            public Task<string> PollAsync(string queue) =>
+                Task.Run(() => _sqs.ReceiveMessage(queue)).WaitAsync(TimeSpan.FromSeconds(600));
+        }
+        """);
+
+    [Fact]
+    public Task HttpClient_timeout_longer_than_the_token_it_receives() => Verifier.AnalyzerAsync("""
+        using System;
+        using System.Net.Http;
+        using System.Threading;
+        using System.Threading.Tasks;
+
+        class Fetcher
+        {
+            public async Task<string> FetchAsync(string url)
+            {
+                var client = new HttpClient { Timeout = {|TB0001:TimeSpan.FromMinutes(2)|} };
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                return await client.GetStringAsync(url, cts.Token);
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Equal_values_count_and_mixed_units_compare_by_value() => Verifier.AnalyzerAsync("""
+        using System;
+        using System.Net.Http;
+        using System.Threading;
+        using System.Threading.Tasks;
+
+        class Fetcher
+        {
+            private static readonly TimeSpan ClientTimeout = TimeSpan.FromSeconds(120);
+            private readonly HttpClient _client = new HttpClient();
+
+            public Fetcher() => _client.Timeout = {|TB0001:ClientTimeout|};
+
+            public async Task<string> FetchAsync(string url)
+            {
+                using var cts = new CancellationTokenSource(120_000);
+                return await _client.GetStringAsync(url, cts.Token);
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Linked_source_with_a_longer_timeout_than_its_parent() => Verifier.AnalyzerAsync("""
+        using System;
+        using System.Threading;
+
+        class Worker
+        {
+            public void Run()
+            {
+                using var run = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+                using var step = CancellationTokenSource.CreateLinkedTokenSource(run.Token);
+                step.CancelAfter({|TB0001:TimeSpan.FromSeconds(65)|});
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Dotnet9_multi_argument_factories_and_arithmetic_are_folded() => Verifier.AnalyzerAsync(TestReferences.Net90, """
+        using System;
+        using System.Threading;
+
+        class Worker
+        {
+            public void Run()
+            {
+                const int seconds = 30;
+                var outer = TimeSpan.FromMinutes(1, 0);
+                using var run = new CancellationTokenSource(outer);
+                using var step = CancellationTokenSource.CreateLinkedTokenSource(run.Token);
+                step.CancelAfter({|TB0001:TimeSpan.FromSeconds(seconds) * 2|});
+            }
+        }
+        """, editorConfig: null);
+
+    [Fact]
+    public Task Polly_inner_timeout_added_after_a_shorter_outer_one() => Verifier.AnalyzerAsync("""
+        using System;
+        using Polly;
+
+        class Pipelines
+        {
+            public ResiliencePipeline Create() => new ResiliencePipelineBuilder()
+                .AddTimeout(TimeSpan.FromSeconds(10))
+                .AddTimeout({|TB0001:TimeSpan.FromSeconds(20)|})
+                .Build();
+        }
+        """);
+
+    [Fact]
+    public Task Standard_handler_attempt_timeout_longer_than_total() => Verifier.AnalyzerAsync("""
+        using System;
+        using Microsoft.Extensions.DependencyInjection;
+
+        class Startup
+        {
+            public void Configure(IServiceCollection services) =>
+                services.AddHttpClient("api", c => { }).AddStandardResilienceHandler(o =>
+                {
+                    o.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(30);
+                    o.AttemptTimeout.Timeout = {|TB0001:TimeSpan.FromSeconds(45)|};
+                });
+        }
+        """);
+
+    [Fact]
+    public Task Unknown_values_defaults_and_unrelated_tokens_are_not_reported() => Verifier.AnalyzerAsync("""
+        using System;
+        using System.Net.Http;
+        using System.Threading;
+        using System.Threading.Tasks;
+
+        class Fetcher
+        {
+            private readonly HttpClient _defaultClient = new HttpClient();
+
+            public async Task<string> FetchAsync(string url, TimeSpan configured, CancellationToken unrelated)
+            {
+                // Default 100 s against a 10 s token: the user did not write 100 s.
+                using var shortSource = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                await _defaultClient.GetStringAsync(url, shortSource.Token);
+
+                // Unknown value from configuration.
+                var client = new HttpClient { Timeout = configured };
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await client.GetStringAsync(url, cts.Token);
+
+                // A token whose source is not known here.
+                var slow = new HttpClient { Timeout = TimeSpan.FromMinutes(5) };
+                return await slow.GetStringAsync(url, unrelated);
+            }
+        }
+        """);
+
+    [Fact]
+    public Task A_local_assigned_twice_is_unknown() => Verifier.AnalyzerAsync("""
+        using System;
+        using System.Threading;
+
+        class Worker
+        {
+            public void Run(bool slow)
+            {
+                var timeout = TimeSpan.FromSeconds(10);
+                if (slow) timeout = TimeSpan.FromSeconds(1);
+                using var run = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                using var step = CancellationTokenSource.CreateLinkedTokenSource(run.Token);
+                step.CancelAfter(timeout);
+            }
+        }
+        """);
+}
+
+public class HttpClientFactoryTests
+{
+    [Fact]
+    public Task HttpClient_timeout_configured_after_the_standard_handler_wraps_its_total() => Verify<NestedTimeoutAnalyzer>.AnalyzerAsync("""
+        using System;
+        using Microsoft.Extensions.DependencyInjection;
+
+        class Startup
+        {
+            public void Configure(IServiceCollection services) =>
+                services.AddHttpClient("api", c => { })
+                    .AddStandardResilienceHandler(o => o.TotalRequestTimeout.Timeout = {|TB0001:TimeSpan.FromSeconds(30)|})
+                    .ConfigureHttpClient(c => c.Timeout = TimeSpan.FromSeconds(10));
+        }
+        """);
+
+    [Fact]
+    public Task HttpClient_timeout_configured_before_the_standard_handler_is_reset_and_not_compared() => Verify<NestedTimeoutAnalyzer>.AnalyzerAsync("""
+        using System;
+        using Microsoft.Extensions.DependencyInjection;
+
+        class Startup
+        {
+            public void Configure(IServiceCollection services) =>
+                services.AddHttpClient("api", c => c.Timeout = TimeSpan.FromSeconds(10))
+                    .AddStandardResilienceHandler(o => o.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(30));
+        }
+        """);
+}
+
+public class TypedClientTests
+{
+    [Fact]
+    public Task Typed_client_constructor_timeout_against_a_budget_token_in_a_method() => Verify<NestedTimeoutAnalyzer>.AnalyzerAsync("""
+        using System;
+        using System.Net.Http;
+        using System.Threading.Tasks;
+        using TimeoutBudget;
+
+        class CatalogClient
+        {
+            private readonly HttpClient _http;
+
+            public CatalogClient(HttpClient http)
+            {
+                http.Timeout = {|TB0001:TimeSpan.FromSeconds(30)|};
+                _http = http;
+            }
+
+            public async Task<string> GetAsync(string url)
+            {
+                using var budget = Budget.Start("catalog", TimeSpan.FromSeconds(20));
+                return await _http.GetStringAsync(url, budget.Token);
+            }
+        }
+        """);
+}

@@ -1,0 +1,125 @@
+using System.Collections.Immutable;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Diagnostics;
+
+namespace TimeoutBudget.Analyzers.Tests;
+
+/// <summary>Messages name both timeouts, their values and where each was set, and say what goes wrong.</summary>
+public class MessageTests
+{
+    private const string Seed000 = """
+        using System;
+        using System.Threading.Tasks;
+        using Amazon.SQS;
+
+        class Poller
+        {
+            private readonly AmazonSQSClient _sqs;
+
+            public Poller()
+            {
+                var config = new AmazonSQSConfig { Timeout = TimeSpan.FromSeconds(240) };
+                _sqs = new AmazonSQSClient(config);
+            }
+
+            public Task<string> PollAsync(string queue) =>
+                Task.Run(() => _sqs.ReceiveMessage(queue)).WaitAsync(TimeSpan.FromSeconds(180));
+        }
+        """;
+
+    [Fact]
+    public async Task TB0001_names_both_timeouts_their_values_places_and_consequence()
+    {
+        var diagnostic = Assert.Single(await DiagnosticsAsync(new NestedTimeoutAnalyzer(), Seed000));
+        var message = diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal("TB0001", diagnostic.Id);
+        Assert.Contains("the SDK timeout of '_sqs' (config.Timeout, per attempt) (240 s, set at Seed.cs:11)", message, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("the wait (180 s, set at Seed.cs:16)", message, StringComparison.Ordinal);
+        Assert.Contains("the wait gives up after 180 s while the _sqs.ReceiveMessage call, allowed 240 s, keeps running", message, StringComparison.Ordinal);
+        Assert.Equal(16, Assert.Single(diagnostic.AdditionalLocations).GetLineSpan().StartLinePosition.Line + 1);
+    }
+
+    [Fact]
+    public async Task TB0004_says_the_wait_gives_up_while_the_work_keeps_running()
+    {
+        var diagnostic = Assert.Single(await DiagnosticsAsync(new AbandonedWorkAnalyzer(), Seed000));
+        var message = diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains("The wait gives up after 180 s while the blocking code in Task.Run (allowed 240 s by the SDK timeout of '_sqs'", message, StringComparison.Ordinal);
+        Assert.Contains("keeps running on a pool thread", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TB0002_states_the_arithmetic()
+    {
+        const string source = """
+            using System;
+            using Polly;
+            using Polly.Retry;
+
+            class Pipelines
+            {
+                public ResiliencePipeline Create() => new ResiliencePipelineBuilder()
+                    .AddTimeout(TimeSpan.FromSeconds(30))
+                    .AddRetry(new RetryStrategyOptions { MaxRetryAttempts = 2, Delay = TimeSpan.FromSeconds(1), BackoffType = DelayBackoffType.Linear })
+                    .AddTimeout(TimeSpan.FromSeconds(10))
+                    .Build();
+            }
+            """;
+        var diagnostic = Assert.Single(await DiagnosticsAsync(new NestedTimeoutAnalyzer(), source));
+        var message = diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal("TB0002", diagnostic.Id);
+        Assert.Contains("3 attempts × 10 s", message, StringComparison.Ordinal);
+        Assert.Contains("33 s", message, StringComparison.Ordinal);
+        Assert.Contains("(30 s, set at Seed.cs:8)", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Analyzers_do_nothing_in_a_compilation_without_the_types_they_understand()
+    {
+        const string source = "class C { int M() => 42; }";
+        var compilation = CSharpCompilation.Create("Empty", new[] { CSharpSyntaxTree.ParseText(source) }, Array.Empty<MetadataReference>());
+        var analyzers = ImmutableArray.Create<DiagnosticAnalyzer>(new NestedTimeoutAnalyzer(), new AbandonedWorkAnalyzer(), new UnboundedOperationAnalyzer(), new BudgetMisuseAnalyzer());
+        var diagnostics = await compilation.WithAnalyzers(analyzers).GetAnalyzerDiagnosticsAsync();
+        Assert.Empty(diagnostics);
+    }
+
+    [Fact]
+    public async Task Seed001_layers_written_as_budgets_and_token_sources()
+    {
+        const string source = """
+            using System;
+            using System.Threading;
+            using TimeoutBudget;
+
+            class Seed001
+            {
+                public void Run()
+                {
+                    using var script = Budget.Start("script", TimeSpan.FromSeconds(60));
+                    using var context = script.Child("context", TimeSpan.FromSeconds(65));
+                    using var server = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                    using var config = CancellationTokenSource.CreateLinkedTokenSource(server.Token);
+                    config.CancelAfter(TimeSpan.FromSeconds(30));
+                }
+            }
+            """;
+        var budget = Assert.Single(await DiagnosticsAsync(new BudgetMisuseAnalyzer(), source));
+        Assert.Contains("asks for 65 s", budget.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+        var nested = Assert.Single(await DiagnosticsAsync(new NestedTimeoutAnalyzer(), source));
+        Assert.Equal("TB0001", nested.Id);
+        Assert.Contains("equals", nested.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+    }
+
+    private static async Task<ImmutableArray<Diagnostic>> DiagnosticsAsync(DiagnosticAnalyzer analyzer, string source)
+    {
+        var references = await TestReferences.Net80.ResolveAsync(LanguageNames.CSharp, CancellationToken.None);
+        var compilation = CSharpCompilation.Create(
+            "Messages",
+            new[] { CSharpSyntaxTree.ParseText(source, path: "Seed.cs"), CSharpSyntaxTree.ParseText(Stubs.Source, path: "Stubs.cs") },
+            references,
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
+        Assert.Empty(compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
+        return await compilation.WithAnalyzers(ImmutableArray.Create(analyzer)).GetAnalyzerDiagnosticsAsync();
+    }
+}

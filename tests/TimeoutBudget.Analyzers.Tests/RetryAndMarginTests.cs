@@ -1,0 +1,180 @@
+using Verifier = TimeoutBudget.Analyzers.Tests.Verify<TimeoutBudget.Analyzers.NestedTimeoutAnalyzer>;
+
+namespace TimeoutBudget.Analyzers.Tests;
+
+public class RetryScheduleDoesNotFitTests
+{
+    [Fact]
+    public Task Polly_retry_schedule_exceeding_the_outer_timeout() => Verifier.AnalyzerAsync("""
+        using System;
+        using Polly;
+        using Polly.Retry;
+
+        class Pipelines
+        {
+            public ResiliencePipeline Create() => new ResiliencePipelineBuilder()
+                .AddTimeout(TimeSpan.FromSeconds(30))
+                .AddRetry(new RetryStrategyOptions { MaxRetryAttempts = {|TB0002:3|}, Delay = TimeSpan.FromSeconds(1), BackoffType = DelayBackoffType.Exponential })
+                .AddTimeout(TimeSpan.FromSeconds(10))
+                .Build();
+        }
+        """);
+
+    [Fact]
+    public Task Not_even_one_retry_can_start() => Verifier.AnalyzerAsync("""
+        using System;
+        using Polly;
+        using Polly.Retry;
+
+        class Pipelines
+        {
+            public ResiliencePipeline Create() => new ResiliencePipelineBuilder()
+                .AddTimeout(TimeSpan.FromSeconds(10))
+                .AddRetry(new RetryStrategyOptions { MaxRetryAttempts = {|TB0002:1|}, Delay = TimeSpan.FromSeconds(3) })
+                .AddTimeout(TimeSpan.FromSeconds(8))
+                .Build();
+        }
+        """);
+
+    [Fact]
+    public Task Standard_handler_retries_exceeding_the_total_request_timeout() => Verifier.AnalyzerAsync("""
+        using System;
+        using Microsoft.Extensions.DependencyInjection;
+
+        class Startup
+        {
+            public void Configure(IServiceCollection services) =>
+                services.AddHttpClient("api", c => { }).AddStandardResilienceHandler(o =>
+                {
+                    o.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(30);
+                    o.AttemptTimeout.Timeout = TimeSpan.FromSeconds(10);
+                    o.Retry.MaxRetryAttempts = {|TB0002:5|};
+                });
+        }
+        """);
+
+    [Fact]
+    public Task Aws_explicit_retries_times_the_per_attempt_timeout_exceed_the_wait() => Verifier.AnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using Amazon.SQS;
+
+        class Poller
+        {
+            public Task<string> PollAsync(string queue)
+            {
+                var config = new AmazonSQSConfig { Timeout = TimeSpan.FromSeconds(540), MaxErrorRetry = {|TB0002:2|} };
+                var sqs = new AmazonSQSClient(config);
+                return Task.Run(() => sqs.ReceiveMessage(queue)).WaitAsync(TimeSpan.FromSeconds(600));
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Retry_until_deadline_defaults_and_fitting_schedules_are_not_reported() => Verifier.AnalyzerAsync("""
+        using System;
+        using System.Threading.Tasks;
+        using Amazon.SQS;
+        using Polly;
+        using Polly.Retry;
+
+        class Pipelines
+        {
+            public ResiliencePipeline UntilDeadline() => new ResiliencePipelineBuilder()
+                .AddTimeout(TimeSpan.FromSeconds(30))
+                .AddRetry(new RetryStrategyOptions { MaxRetryAttempts = int.MaxValue })
+                .AddTimeout(TimeSpan.FromSeconds(10))
+                .Build();
+
+            public ResiliencePipeline LibraryDefaults() => new ResiliencePipelineBuilder()
+                .AddTimeout(TimeSpan.FromSeconds(30))
+                .AddRetry(new RetryStrategyOptions())
+                .AddTimeout(TimeSpan.FromSeconds(10))
+                .Build();
+
+            public ResiliencePipeline Fits() => new ResiliencePipelineBuilder()
+                .AddTimeout(TimeSpan.FromSeconds(60))
+                .AddRetry(new RetryStrategyOptions { MaxRetryAttempts = 2, Delay = TimeSpan.FromSeconds(1) })
+                .AddTimeout(TimeSpan.FromSeconds(10))
+                .Build();
+
+            public Task<string> SdkDefaultRetries(string queue)
+            {
+                // MaxErrorRetry's default of 2 is the SDK's, not the user's schedule.
+                var sqs = new AmazonSQSClient(new AmazonSQSConfig { Timeout = TimeSpan.FromSeconds(540) });
+                return Task.Run(() => sqs.ReceiveMessage(queue)).WaitAsync(TimeSpan.FromSeconds(600));
+            }
+        }
+        """);
+}
+
+public class MarginTooSmallTests
+{
+    [Fact]
+    public Task Inner_just_below_outer_reports_info() => Verifier.AnalyzerAsync("""
+        using System;
+        using System.Threading;
+
+        class Worker
+        {
+            public void Run()
+            {
+                using var run = new CancellationTokenSource(TimeSpan.FromSeconds(100));
+                using var step = CancellationTokenSource.CreateLinkedTokenSource(run.Token);
+                step.CancelAfter({|TB0003:TimeSpan.FromSeconds(98)|});
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Absolute_minimum_margin_from_editorconfig() => Verifier.AnalyzerAsync("""
+        using System;
+        using System.Threading;
+
+        class Worker
+        {
+            public void Run()
+            {
+                using var run = new CancellationTokenSource(TimeSpan.FromSeconds(100));
+                using var step = CancellationTokenSource.CreateLinkedTokenSource(run.Token);
+                step.CancelAfter({|TB0003:TimeSpan.FromSeconds(90)|});
+            }
+        }
+        """, "timeout_budget.minimum_margin = 15s");
+
+    [Fact]
+    public Task Enough_margin_is_clean() => Verifier.AnalyzerAsync("""
+        using System;
+        using System.Threading;
+
+        class Worker
+        {
+            public void Run()
+            {
+                using var run = new CancellationTokenSource(TimeSpan.FromSeconds(100));
+                using var step = CancellationTokenSource.CreateLinkedTokenSource(run.Token);
+                step.CancelAfter(TimeSpan.FromSeconds(90));
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Seed002_layers_with_an_equal_pair_and_a_comfortable_pair() => Verifier.AnalyzerAsync("""
+        using System;
+        using System.Threading;
+
+        class Seed002
+        {
+            public void Run()
+            {
+                using var proxy = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+                using var worker = CancellationTokenSource.CreateLinkedTokenSource(proxy.Token);
+                worker.CancelAfter({|TB0001:TimeSpan.FromSeconds(120)|});
+                using var workflow = CancellationTokenSource.CreateLinkedTokenSource(worker.Token);
+                workflow.CancelAfter(TimeSpan.FromSeconds(40));
+                using var api = CancellationTokenSource.CreateLinkedTokenSource(workflow.Token);
+                api.CancelAfter(TimeSpan.FromSeconds(20));
+            }
+        }
+        """);
+}
