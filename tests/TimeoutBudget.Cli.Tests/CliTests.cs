@@ -14,7 +14,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Check_exits_0_for_an_aligned_plan()
     {
-        var (code, output, _) = Run("check", Plan("seed-000-after.json"));
+        var (code, output, _) = Run("check", Plan("seed-000-after.timeouts.json"));
         Assert.Equal(CliApp.Success, code);
         Assert.Contains("✓", output);
         Assert.Contains("1 plan(s) aligned.", output);
@@ -23,7 +23,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Check_exits_1_and_prints_every_violation_with_its_arithmetic()
     {
-        var (code, output, _) = Run("check", Plan("seed-001-before.json"));
+        var (code, output, _) = Run("check", Plan("seed-001-before.timeouts.json"));
         Assert.Equal(CliApp.Violations, code);
         Assert.Contains("3 violation(s) in 4 layer(s)", output);
         Assert.Contains("server/go-context (line 8, column 18)", output);
@@ -36,7 +36,7 @@ public sealed class CliTests : IDisposable
     public void Check_colours_only_when_asked()
     {
         var output = new StringWriter();
-        CliApp.Run(["check", Plan("seed-002.json")], output, new StringWriter(), colour: true);
+        CliApp.Run(["check", Plan("seed-002.timeouts.json")], output, new StringWriter(), colour: true);
         Assert.Contains("\u001b[31m", output.ToString());
     }
 
@@ -56,14 +56,14 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Check_with_several_plans_exits_with_the_worst_result()
     {
-        Assert.Equal(CliApp.Violations, Run("check", Plan("seed-000-after.json"), Plan("seed-002.json")).Code);
-        Assert.Equal(CliApp.Success, Run("check", Plan("seed-000-after.json"), Plan("seed-002-aligned.json")).Code);
+        Assert.Equal(CliApp.Violations, Run("check", Plan("seed-000-after.timeouts.json"), Plan("seed-002.timeouts.json")).Code);
+        Assert.Equal(CliApp.Success, Run("check", Plan("seed-000-after.timeouts.json"), Plan("seed-002-aligned.timeouts.json")).Code);
     }
 
     [Fact]
     public void Json_format_is_machine_readable()
     {
-        var (code, output, _) = Run("check", Plan("seed-000-retries-on.json"), "--format", "json");
+        var (code, output, _) = Run("check", Plan("seed-000-retries-on.timeouts.json"), "--format", "json");
         Assert.Equal(CliApp.Violations, code);
         using var json = JsonDocument.Parse(output);
         Assert.False(json.RootElement.GetProperty("aligned").GetBoolean());
@@ -76,7 +76,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Sarif_format_is_sarif_2_1_0_with_rule_TB0007_and_regions()
     {
-        var (code, output, _) = Run("check", Plan("seed-003-before.json"), "-f", "sarif");
+        var (code, output, _) = Run("check", Plan("seed-003-before.timeouts.json"), "-f", "sarif");
         Assert.Equal(CliApp.Violations, code);
         using var sarif = JsonDocument.Parse(output);
         Assert.Equal("2.1.0", sarif.RootElement.GetProperty("version").GetString());
@@ -86,7 +86,7 @@ public sealed class CliTests : IDisposable
         Assert.Equal(2, results.GetArrayLength());
         var region = results[0].GetProperty("locations")[0].GetProperty("physicalLocation").GetProperty("region");
         Assert.Equal(3, region.GetProperty("startLine").GetInt32());
-        Assert.EndsWith("seed-003-before.json", results[0].GetProperty("locations")[0].GetProperty("physicalLocation").GetProperty("artifactLocation").GetProperty("uri").GetString());
+        Assert.EndsWith("seed-003-before.timeouts.json", results[0].GetProperty("locations")[0].GetProperty("physicalLocation").GetProperty("artifactLocation").GetProperty("uri").GetString());
     }
 
     [Theory]
@@ -131,7 +131,7 @@ public sealed class CliTests : IDisposable
     public void Violations_are_drawn_in_red_with_their_numbers()
     {
         var svgPath = Path.Combine(_temp, "seed-000.svg");
-        Run("draw", Plan("seed-000-retries-on.json"), "-o", svgPath);
+        Run("draw", Plan("seed-000-retries-on.timeouts.json"), "-o", svgPath);
         var svg = File.ReadAllText(svgPath);
         Assert.Contains("fill=\"#d9534f\"", svg);
         Assert.Contains("1623 s", svg);
@@ -141,7 +141,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Draw_refuses_other_extensions_and_unreadable_plans()
     {
-        Assert.Equal(CliApp.Unusable, Run("draw", Plan("seed-002.json"), "-o", Path.Combine(_temp, "plan.png")).Code);
+        Assert.Equal(CliApp.Unusable, Run("draw", Plan("seed-002.timeouts.json"), "-o", Path.Combine(_temp, "plan.png")).Code);
         var bad = Path.Combine(_temp, "bad.json");
         File.WriteAllText(bad, "{");
         var (code, _, error) = Run("draw", bad, "-o", Path.Combine(_temp, "bad.svg"));

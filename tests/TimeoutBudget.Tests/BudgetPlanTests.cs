@@ -5,7 +5,7 @@ public sealed class BudgetPlanTests
     [Fact]
     public void Seed_000_as_deployed_reports_the_sdk_outliving_the_wait()
     {
-        var violation = Assert.Single(PlanTestData.Load("seed-000-before.json").Validate());
+        var violation = Assert.Single(PlanTestData.Load("seed-000-before.timeouts.json").Validate());
         Assert.Equal("orchestrator/sdk", violation.Path);
         Assert.Equal(
             "sdk: 3 attempts × 240 s + 1 s + 2 s = 723 s does not fit in orchestrator 180 s − margin 9 s; inner timeouts must expire before the outer ones that contain them.",
@@ -15,7 +15,7 @@ public sealed class BudgetPlanTests
     [Fact]
     public void Seed_000_with_retries_left_on_reports_the_retry_arithmetic()
     {
-        var violation = Assert.Single(PlanTestData.Load("seed-000-retries-on.json").Validate());
+        var violation = Assert.Single(PlanTestData.Load("seed-000-retries-on.timeouts.json").Validate());
         Assert.Equal("orchestrator/sdk", violation.Path);
         Assert.StartsWith("sdk: 3 attempts × 540 s + 1 s + 2 s = 1623 s does not fit in orchestrator 600 s − margin 30 s", violation.Message);
         Assert.True(violation.Line > 0 && violation.Column > 0);
@@ -24,13 +24,13 @@ public sealed class BudgetPlanTests
     [Fact]
     public void Seed_000_fixed_validates_clean()
     {
-        Assert.Empty(PlanTestData.Load("seed-000-after.json").Validate());
+        Assert.Empty(PlanTestData.Load("seed-000-after.timeouts.json").Validate());
     }
 
     [Fact]
     public void Seed_001_reports_every_layer_that_outlives_the_server()
     {
-        var violations = PlanTestData.Load("seed-001-before.json").Validate();
+        var violations = PlanTestData.Load("seed-001-before.timeouts.json").Validate();
 
         Assert.Equal(["server/go-context", "server/go-context/python-script", "server/config-python"], violations.Select(v => v.Path));
         Assert.Contains("go-context: 65 s does not fit in server 30 s − margin 1.5 s", violations[0].Message);
@@ -41,26 +41,26 @@ public sealed class BudgetPlanTests
     [Fact]
     public void Seed_001_aligned_validates_clean()
     {
-        Assert.Empty(PlanTestData.Load("seed-001-after.json").Validate());
+        Assert.Empty(PlanTestData.Load("seed-001-after.timeouts.json").Validate());
     }
 
     [Fact]
     public void Seed_002_reports_the_worker_that_equals_the_proxy_and_nothing_else()
     {
-        var violation = Assert.Single(PlanTestData.Load("seed-002.json").Validate());
+        var violation = Assert.Single(PlanTestData.Load("seed-002.timeouts.json").Validate());
         Assert.Equal("proxy/worker", violation.Path);
         Assert.Contains("worker: 120 s does not fit in proxy 120 s − margin 6 s (equal is not before)", violation.Message);
-        Assert.Empty(PlanTestData.Load("seed-002-aligned.json").Validate());
+        Assert.Empty(PlanTestData.Load("seed-002-aligned.timeouts.json").Validate());
     }
 
     [Fact]
     public void Seed_003_reports_the_run_and_the_fetch_with_no_timeout()
     {
-        var violations = PlanTestData.Load("seed-003-before.json").Validate();
+        var violations = PlanTestData.Load("seed-003-before.timeouts.json").Validate();
         Assert.Equal(["integrity-run", "integrity-run/airtable-fetch"], violations.Select(v => v.Path));
         Assert.Contains("has no timeout at all", violations[0].Message);
         Assert.Contains("can hang forever", violations[1].Message);
-        Assert.Empty(PlanTestData.Load("seed-003-after.json").Validate());
+        Assert.Empty(PlanTestData.Load("seed-003-after.timeouts.json").Validate());
     }
 
     [Fact]
@@ -131,7 +131,7 @@ public sealed class BudgetPlanTests
     {
         var built = BudgetPlan.Create("orchestrator", TimeSpan.FromSeconds(600), o => o
             .Child("sdk", TimeSpan.FromSeconds(540), s => s.WithRetry(new RetrySchedule(3, TimeSpan.FromSeconds(1), RetryBackoff.Exponential))));
-        var parsed = PlanTestData.Load("seed-000-retries-on.json");
+        var parsed = PlanTestData.Load("seed-000-retries-on.timeouts.json");
         Assert.Equal(parsed.Validate().Select(v => v.Message), built.Validate().Select(v => v.Message));
         Assert.Equal(0, built.Validate()[0].Line);
     }
@@ -150,7 +150,7 @@ public sealed class BudgetPlanTests
     [Fact]
     public void Find_and_nodes_walk_the_tree()
     {
-        var plan = PlanTestData.Load("seed-002.json");
+        var plan = PlanTestData.Load("seed-002.timeouts.json");
         Assert.Equal(TimeSpan.FromSeconds(20), plan.Find("proxy/worker/workflow/anthropic-api")!.Timeout);
         Assert.Null(plan.Find("proxy/nope"));
         Assert.Null(plan.Find("other"));
@@ -225,7 +225,7 @@ public sealed class BudgetPlanTests
     [Fact]
     public void EnsureValid_lists_every_violation()
     {
-        var exception = Assert.Throws<BudgetPlanException>(() => PlanTestData.Load("seed-001-before.json").EnsureValid());
+        var exception = Assert.Throws<BudgetPlanException>(() => PlanTestData.Load("seed-001-before.timeouts.json").EnsureValid());
         Assert.Contains("3 violation(s)", exception.Message);
         Assert.Contains("server/config-python", exception.Message);
     }

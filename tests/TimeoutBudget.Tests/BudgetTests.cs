@@ -389,7 +389,7 @@ public sealed class BudgetTests
     [Fact]
     public void A_plan_opens_its_layers_by_name()
     {
-        var plan = PlanTestData.Load("seed-002-aligned.json");
+        var plan = PlanTestData.Load("seed-002-aligned.timeouts.json");
         using var proxy = plan.Start(_options);
         using var worker = proxy.Child("worker");
         using var workflow = worker.Child("workflow");
@@ -409,7 +409,7 @@ public sealed class BudgetTests
     [Fact]
     public void A_plan_with_an_unbounded_root_cannot_start()
     {
-        Assert.Throws<InvalidOperationException>(() => PlanTestData.Load("seed-003-before.json").Start(_options));
+        Assert.Throws<InvalidOperationException>(() => PlanTestData.Load("seed-003-before.timeouts.json").Start(_options));
     }
 
     [Fact]

@@ -89,7 +89,7 @@ public sealed class AddTimeoutBudgetTests
     {
         // Seed 003 as deployed: no run-level timeout, no socket timeout.
         var services = new ServiceCollection();
-        services.AddTimeoutBudget(Config(("TimeoutBudget:PlanFile", Path.Combine(AppContext.BaseDirectory, "plans", "seed-003-before.json"))).GetSection("TimeoutBudget"));
+        services.AddTimeoutBudget(Config(("TimeoutBudget:PlanFile", Path.Combine(AppContext.BaseDirectory, "plans", "seed-003-before.timeouts.json"))).GetSection("TimeoutBudget"));
         using var provider = services.BuildServiceProvider();
 
         var exception = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<TimeoutBudgetHostingOptions>>().Value);

@@ -30,7 +30,7 @@ public sealed class HostingIntegrationTests
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["TimeoutBudget:PlanFile"] = Path.Combine(AppContext.BaseDirectory, "plans", "seed-003-after.json"),
+            ["TimeoutBudget:PlanFile"] = Path.Combine(AppContext.BaseDirectory, "plans", "seed-003-after.timeouts.json"),
             ["TimeoutBudget:SweepInterval"] = "00:00:00.050",
         });
         var marked = new TaskCompletionSource<OverdueWork>(TaskCreationOptions.RunContinuationsAsynchronously);
