@@ -422,6 +422,27 @@ public sealed class BudgetTests
     }
 
     [Fact]
+    public void AsExpiry_tells_our_timeout_from_faults_and_the_callers_cancellation()
+    {
+        using var caller = new CancellationTokenSource();
+        using var root = Budget.Start("server", TimeSpan.FromSeconds(10), _options, caller.Token);
+        using var child = root.Child("db", TimeSpan.FromSeconds(1));
+        var fault = new InvalidOperationException("schema mismatch");
+
+        Assert.Null(child.AsExpiry(fault));
+        Assert.Null(child.AsExpiry(new OperationCanceledException()));
+
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal("server/db", child.AsExpiry(new TaskCanceledException())!.Path);
+        Assert.Null(child.AsExpiry(fault));
+        Assert.Null(root.AsExpiry(new OperationCanceledException()));
+
+        caller.Cancel();
+        Assert.Null(root.AsExpiry(new OperationCanceledException()));
+        Assert.Throws<ArgumentNullException>(() => root.AsExpiry(null!));
+    }
+
+    [Fact]
     public void ToString_shows_path_and_time_left()
     {
         using var root = Budget.Start("root", TimeSpan.FromSeconds(10), _options);

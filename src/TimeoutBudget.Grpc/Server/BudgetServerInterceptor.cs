@@ -67,7 +67,7 @@ public sealed class BudgetServerInterceptor : Interceptor
         {
             return await handler().ConfigureAwait(false);
         }
-        catch (Exception exception) when (Expiry(exception, budget) is { } expired)
+        catch (Exception exception) when (budget.AsExpiry(exception) is { } expired)
         {
             throw Expired(expired.Path, expired.Message, expired);
         }
@@ -75,32 +75,4 @@ public sealed class BudgetServerInterceptor : Interceptor
 
     private static RpcException Expired(string path, string message, Exception? cause) =>
         new(new Status(StatusCode.DeadlineExceeded, message, cause), new Metadata { { BudgetGrpcMetadata.ExpiredTrailer, path } }, message);
-
-    private static BudgetExhaustedException? Expiry(Exception exception, Budget budget)
-    {
-        if (exception is BudgetExhaustedException exhausted)
-        {
-            return exhausted;
-        }
-
-        if (exception is not OperationCanceledException || !budget.Token.IsCancellationRequested)
-        {
-            return null;
-        }
-
-        try
-        {
-            budget.ThrowIfExpired();
-        }
-        catch (BudgetExhaustedException expired)
-        {
-            return expired;
-        }
-        catch (BudgetCancelledException)
-        {
-            // The client cancelled or gRPC's own deadline handling got there first: not ours to report.
-        }
-
-        return null;
-    }
 }

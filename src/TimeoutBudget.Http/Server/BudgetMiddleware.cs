@@ -58,7 +58,7 @@ public sealed partial class BudgetMiddleware
         {
             await _next(context).ConfigureAwait(false);
         }
-        catch (Exception exception) when (!context.Response.HasStarted && Expiry(exception, budget) is { } expired)
+        catch (Exception exception) when (!context.Response.HasStarted && budget.AsExpiry(exception) is { } expired)
         {
             LogExpired(_logger, expired.Path, context.Request.Path, budget.Elapsed.TotalMilliseconds);
             context.Response.Clear();
@@ -71,34 +71,6 @@ public sealed partial class BudgetMiddleware
         }
     }
 
-    /// <summary>The expiry an exception stands for, or null when it is something else (a fault, the caller's cancellation).</summary>
-    private static BudgetExhaustedException? Expiry(Exception exception, Budget budget)
-    {
-        if (exception is BudgetExhaustedException exhausted)
-        {
-            return exhausted;
-        }
-
-        if (exception is not OperationCanceledException || !budget.Token.IsCancellationRequested)
-        {
-            return null;
-        }
-
-        try
-        {
-            budget.ThrowIfExpired();
-        }
-        catch (BudgetExhaustedException expired)
-        {
-            return expired;
-        }
-        catch (BudgetCancelledException)
-        {
-            // The caller went away or an outer timeout (request-timeouts middleware) fired: not ours to report.
-        }
-
-        return null;
-    }
 
     private Task WriteExpiredAsync(HttpContext context, string path, string message)
     {

@@ -324,6 +324,25 @@ public sealed class Budget : IDisposable
     }
 
     /// <summary>
+    /// What an exception means for this budget: the attributed expiry when it is (or was caused by) one of this budget's
+    /// deadlines, otherwise null — the work's own fault, or the caller's cancellation, which is never reported as a timeout.
+    /// </summary>
+    /// <param name="exception">An exception thrown by work run under this budget.</param>
+    /// <returns>The expiry naming the innermost layer whose deadline passed, or <see langword="null"/>.</returns>
+    public BudgetExhaustedException? AsExpiry(Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        if (exception is BudgetExhaustedException exhausted)
+        {
+            return exhausted;
+        }
+
+        return exception is OperationCanceledException && Token.IsCancellationRequested
+            ? Failure(exception) as BudgetExhaustedException
+            : null;
+    }
+
+    /// <summary>
     /// Runs work with this budget's token and always records a terminal outcome. The caller regains control at the
     /// deadline even if the work ignores the token; such work is then tracked by the monitor as abandoned until it ends.
     /// </summary>
