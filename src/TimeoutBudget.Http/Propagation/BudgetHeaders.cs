@@ -174,7 +174,8 @@ public static class BudgetHeaders
                     : TryParseMilliseconds(item, out parsed);
                 if (valid)
                 {
-                    shortest = Shorter(shortest, parsed);
+                    // grpc-timeout can say 99999999H; nothing we arm may exceed what a .NET timer can hold.
+                    shortest = Shorter(shortest, parsed > BudgetOptions.MaxTimeoutLimit ? BudgetOptions.MaxTimeoutLimit : parsed);
                 }
 
                 if (comma < 0)
