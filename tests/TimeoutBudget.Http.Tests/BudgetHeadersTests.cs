@@ -90,9 +90,9 @@ public sealed class BudgetHeadersTests
     [InlineData("bad\u0001path", null)]
     [InlineData("caf\u00e9", null)]
     public void Downstream_layer_paths_are_sanitized(string path, string? expected) =>
-        Assert.Equal(expected, BudgetHeaders.SanitizePath(path));
+        Assert.Equal(expected, LayerPath.SanitizeRemote(path));
 
     [Fact]
     public void Downstream_layer_paths_are_cut_to_a_bounded_length() =>
-        Assert.Equal(BudgetHeaders.MaxExpiredPathLength, BudgetHeaders.SanitizePath(new string('a', 5000))!.Length);
+        Assert.Equal(LayerPath.MaxRemotePathLength, LayerPath.SanitizeRemote(new string('a', 5000))!.Length);
 }

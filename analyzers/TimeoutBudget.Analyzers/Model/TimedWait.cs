@@ -43,7 +43,7 @@ internal sealed class TimedWait
                     && (types.IsTimeSpan(p.Type) || (method.Name == "Wait" && p.Type.SpecialType == SpecialType.System_Int32)));
                 return timeout is null ? null : Create(invocation, timeout.Value, model.Evaluator.EvaluateArgument(timeout), new[] { task });
             case "WhenAny":
-                var tasks = Elements(invocation).ToList();
+                var tasks = ArgumentValues.Of(invocation).ToList();
                 var delay = tasks.Select(t => DurationEvaluator.SkipConversions(t)).OfType<IInvocationOperation>()
                     .FirstOrDefault(t => t.TargetMethod.Name == "Delay" && KnownTypes.IsOrDerivesFrom(t.TargetMethod.ContainingType, types.Task) && t.Arguments.Length > 0);
                 if (delay is null)
@@ -92,22 +92,4 @@ internal sealed class TimedWait
 
     private static TimedWait? Create(IInvocationOperation wait, IOperation timeout, Duration? limit, IReadOnlyList<IOperation> work) =>
         limit is { IsInfinite: true } ? null : new TimedWait(wait, timeout, limit, work);
-
-    private static IEnumerable<IOperation> Elements(IInvocationOperation invocation)
-    {
-        foreach (var argument in invocation.Arguments)
-        {
-            if (argument.Value is IArrayCreationOperation { Initializer: { } elements })
-            {
-                foreach (var element in elements.ElementValues)
-                {
-                    yield return element;
-                }
-            }
-            else
-            {
-                yield return argument.Value;
-            }
-        }
-    }
 }

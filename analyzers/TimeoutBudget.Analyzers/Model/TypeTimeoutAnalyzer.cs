@@ -129,7 +129,7 @@ public abstract class TypeTimeoutAnalyzer : DiagnosticAnalyzer
             else if (method.Name == "CreateLinkedTokenSource")
             {
                 var child = Roots.OfCreation(invocation);
-                foreach (var parent in LinkedTokens(invocation))
+                foreach (var parent in ArgumentValues.Of(invocation))
                 {
                     if (Tokens.ClassifyValue(parent, types, out var parentSource) == TokenKind.FromSource && parentSource is not null)
                     {
@@ -153,24 +153,6 @@ public abstract class TypeTimeoutAnalyzer : DiagnosticAnalyzer
             if (method.Name == "Child" && Roots.Of(invocation.Instance) is { } parent)
             {
                 model.AddLinkedParent(budget, parent);
-            }
-        }
-    }
-
-    private static IEnumerable<IOperation> LinkedTokens(IInvocationOperation invocation)
-    {
-        foreach (var argument in invocation.Arguments)
-        {
-            if (argument.Value is IArrayCreationOperation { Initializer: { } elements })
-            {
-                foreach (var element in elements.ElementValues)
-                {
-                    yield return element;
-                }
-            }
-            else
-            {
-                yield return argument.Value;
             }
         }
     }

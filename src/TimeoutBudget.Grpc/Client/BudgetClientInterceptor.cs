@@ -155,10 +155,10 @@ public sealed class BudgetClientInterceptor : Interceptor
         var method = call.Context.Method.FullName;
         var callPath = budget.Path + "/" + _options.Layer;
         var elapsed = budget.Options.TimeProvider.GetElapsedTime(call.Started);
-        var remote = BudgetGrpcMetadata.SanitizePath(exception.Trailers.GetValue(BudgetGrpcMetadata.ExpiredTrailer));
+        var remote = LayerPath.SanitizeRemote(exception.Trailers.GetValue(BudgetGrpcMetadata.ExpiredTrailer));
         if (remote is not null)
         {
-            return new BudgetExhaustedException(BudgetGrpcMetadata.LastSegment(remote), callPath + "/" + remote, call.Granted, elapsed,
+            return new BudgetExhaustedException(LayerPath.LastSegment(remote), callPath + "/" + remote, call.Granted, elapsed,
                 $"The server layer '{remote}' ran out of budget during {method}: '{budget.Path}' gave the call {DurationText.Format(call.Granted)} and waited {DurationText.Format(elapsed)}.",
                 exception);
         }

@@ -15,7 +15,7 @@ public sealed class BudgetGrpcClientOptions
 
     internal BudgetGrpcClientOptions Validated()
     {
-        BudgetGrpcMetadata.CheckLayer(Layer, nameof(Layer));
+        LayerPath.ThrowIfInvalid(Layer, nameof(Layer));
         return new BudgetGrpcClientOptions { Layer = Layer, TranslateDeadlineExceeded = TranslateDeadlineExceeded };
     }
 }

@@ -14,7 +14,7 @@ public sealed class BudgetGrpcServerOptions
 
     internal BudgetGrpcServerOptions Validated()
     {
-        BudgetGrpcMetadata.CheckLayer(Layer, nameof(Layer));
+        LayerPath.ThrowIfInvalid(Layer, nameof(Layer));
         if (Maximum <= TimeSpan.Zero || Maximum > TimeoutBudget.BudgetOptions.MaxTimeoutLimit)
         {
             throw new ArgumentOutOfRangeException(nameof(Maximum), Maximum,

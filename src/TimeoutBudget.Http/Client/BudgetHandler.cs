@@ -52,11 +52,11 @@ public sealed class BudgetHandler : DelegatingHandler
         var response = await budget.RunAsync(token => base.SendAsync(request, token)).ConfigureAwait(false);
         if (_options.ThrowOnDownstreamExpiry && response.StatusCode == HttpStatusCode.GatewayTimeout &&
             response.Headers.TryGetValues(BudgetHeaders.Expired, out var values) &&
-            BudgetHeaders.SanitizePath(values.FirstOrDefault()) is { } downstream)
+            LayerPath.SanitizeRemote(values.FirstOrDefault()) is { } downstream)
         {
             var elapsed = budget.Elapsed;
             response.Dispose();
-            throw new BudgetExhaustedException(LayerNames.LastSegment(downstream), budget.Path + "/" + downstream, granted, elapsed,
+            throw new BudgetExhaustedException(LayerPath.LastSegment(downstream), budget.Path + "/" + downstream, granted, elapsed,
                 $"The downstream layer '{downstream}' ran out of budget (504 from {request.RequestUri?.GetLeftPart(UriPartial.Path)}): " +
                 $"'{budget.Path}' gave it {DurationText.Format(granted)} and waited {DurationText.Format(elapsed)}.");
         }

@@ -28,7 +28,7 @@ public sealed class BudgetHttpClientOptions
 
     internal BudgetHttpClientOptions Validated()
     {
-        LayerNames.Check(Layer, nameof(Layer));
+        LayerPath.ThrowIfInvalid(Layer, nameof(Layer));
         if (Timeout < TimeSpan.Zero && Timeout != System.Threading.Timeout.InfiniteTimeSpan)
         {
             throw new ArgumentOutOfRangeException(nameof(Timeout), Timeout, $"The timeout of '{Layer}' must not be negative (use Timeout.InfiniteTimeSpan for 'whatever fits').");

@@ -32,7 +32,6 @@ public static class BudgetHeaders
     public const string Expired = "x-timeout-budget-expired";
 
     /// <summary>Longest accepted layer path in an <see cref="Expired"/> response header; longer ones are cut.</summary>
-    internal const int MaxExpiredPathLength = 512;
 
     // Bounds on the work spent on a header, whatever a caller sends.
     private const int MaxValuesRead = 16;
@@ -120,31 +119,6 @@ public static class BudgetHeaders
     /// <summary>The shortest valid value of one kind already on an outgoing request, or null.</summary>
     internal static TimeSpan? ReadRemaining(HttpHeaders headers, BudgetHeaderKinds kind) =>
         headers.TryGetValues(NameOf(kind), out var values) ? ReadValues(new StringValues(values.Take(MaxValuesRead).ToArray()), kind) : null;
-
-    /// <summary>Keeps a layer path from a downstream response printable and short; null when there is nothing usable.</summary>
-    internal static string? SanitizePath(string? path)
-    {
-        if (string.IsNullOrWhiteSpace(path))
-        {
-            return null;
-        }
-
-        var trimmed = path.Trim();
-        if (trimmed.Length > MaxExpiredPathLength)
-        {
-            trimmed = trimmed[..MaxExpiredPathLength];
-        }
-
-        foreach (var c in trimmed)
-        {
-            if (c < 0x20 || c > 0x7E)
-            {
-                return null;
-            }
-        }
-
-        return trimmed;
-    }
 
     private static TimeSpan? ReadValues(StringValues values, BudgetHeaderKinds kind)
     {

@@ -23,7 +23,7 @@ public sealed class BudgetServerOptions
 
     internal BudgetServerOptions Validated()
     {
-        LayerNames.Check(Layer, nameof(Layer));
+        LayerPath.ThrowIfInvalid(Layer, nameof(Layer));
         if (Maximum <= TimeSpan.Zero || Maximum > TimeoutBudget.BudgetOptions.MaxTimeoutLimit)
         {
             throw new ArgumentOutOfRangeException(nameof(Maximum), Maximum,

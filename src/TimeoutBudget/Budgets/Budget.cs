@@ -459,7 +459,7 @@ public sealed class Budget : IDisposable
 
     internal static Budget OpenRoot(string layer, TimeSpan requested, TimeSpan timeout, BudgetOptions? options, BudgetPlanNode? plan, CancellationToken cancellationToken)
     {
-        CheckLayer(layer);
+        LayerPath.ThrowIfInvalid(layer, nameof(layer));
         CheckTimeout(layer, timeout);
         options ??= BudgetOptions.Default;
         options.EnsureValid();
@@ -495,7 +495,7 @@ public sealed class Budget : IDisposable
 
     private Budget OpenChild(string layer, TimeSpan timeout, TimeSpan reserve, BudgetPlanNode? plan, CancellationToken cancellationToken)
     {
-        CheckLayer(layer);
+        LayerPath.ThrowIfInvalid(layer, nameof(layer));
         CheckTimeout(layer, timeout);
         if (reserve < TimeSpan.Zero)
         {
@@ -676,14 +676,6 @@ public sealed class Budget : IDisposable
         return (long)(roundUp ? Math.Ceiling(exact) : Math.Floor(exact));
     }
 
-    private static void CheckLayer(string layer)
-    {
-        var error = BudgetPlan.CheckLayerName(layer);
-        if (error is not null)
-        {
-            throw new ArgumentException(error + ".", nameof(layer));
-        }
-    }
 
     private static void CheckTimeout(string layer, TimeSpan timeout)
     {

@@ -79,8 +79,8 @@ internal static partial class BudgetTelemetry
     public static void ReportInverted(BudgetOptions options, BudgetInversion inversion)
     {
         InvertedCounter.Add(1,
-            new KeyValuePair<string, object?>("layer", LastSegment(inversion.InnerPath)),
-            new KeyValuePair<string, object?>("outer_layer", LastSegment(inversion.OuterPath)));
+            new KeyValuePair<string, object?>("layer", LayerPath.LastSegment(inversion.InnerPath)),
+            new KeyValuePair<string, object?>("outer_layer", LayerPath.LastSegment(inversion.OuterPath)));
         if (options.Logger is { } logger)
         {
             LogInverted(logger, inversion.InnerPath, inversion.OuterPath, inversion.Message);
@@ -145,11 +145,6 @@ internal static partial class BudgetTelemetry
         }
     }
 
-    private static string LastSegment(string path)
-    {
-        var slash = path.LastIndexOf('/');
-        return slash < 0 ? path : path.Substring(slash + 1);
-    }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "Misaligned timeout at {Path}: {Detail}")]
     private static partial void LogMisaligned(ILogger logger, string path, string detail);
