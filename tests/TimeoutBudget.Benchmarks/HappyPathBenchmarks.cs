@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using Polly;
+using TimeoutBudget.Polly;
 
 namespace TimeoutBudget.Benchmarks;
 
@@ -8,14 +9,7 @@ namespace TimeoutBudget.Benchmarks;
 /// for a budget child and for what it replaces, side by side in one run.
 /// </summary>
 /// <remarks>
-/// Every contender links to an outer layer that lives for the whole run, as a real call inside a request does. The
-/// Polly integration of TimeoutBudget (package TimeoutBudget.Polly) is not in this repository yet; when it lands, adding
-/// it is one method here, e.g.
-/// <code>
-/// [Benchmark(Description = "TimeoutBudget.Polly pipeline")]
-/// public bool TimeoutBudgetPolly() => _budgetPipeline.Execute(static token => token.CanBeCanceled, _root.Token);
-/// </code>
-/// with <c>_budgetPipeline</c> built in <see cref="Setup"/>.
+/// Every contender links to an outer layer that lives for the whole run, as a real call inside a request does.
 /// </remarks>
 [MemoryDiagnoser]
 public class HappyPathBenchmarks
@@ -27,6 +21,7 @@ public class HappyPathBenchmarks
     private CancellationTokenSource _outer = null!;
     private CancellationTokenSource _pooled = null!;
     private ResiliencePipeline _polly = null!;
+    private ResiliencePipeline _budgetPolly = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -35,6 +30,7 @@ public class HappyPathBenchmarks
         _outer = new CancellationTokenSource(TimeSpan.FromHours(1));
         _pooled = new CancellationTokenSource();
         _polly = new ResiliencePipelineBuilder().AddTimeout(CallTimeout).Build();
+        _budgetPolly = new ResiliencePipelineBuilder().AddBudgetTimeout("dependency", CallTimeout).Build();
     }
 
     [GlobalCleanup]
@@ -63,11 +59,24 @@ public class HappyPathBenchmarks
     public ValueTask<bool> PollyTimeoutAsync() =>
         _polly.ExecuteAsync(static token => ValueTask.FromResult(token.CanBeCanceled), _outer.Token);
 
-    /// <summary>Ours: a child budget of a long-lived root, its token read, then disposed.</summary>
-    [Benchmark(Description = "TimeoutBudget Child + Token + Dispose")]
+    /// <summary>(c) Ours through Polly: the same pipeline shape with TimeoutBudget.Polly's budget timeout, executed asynchronously.</summary>
+    [Benchmark(Description = "(c) TimeoutBudget.Polly AddBudgetTimeout, ExecuteAsync")]
+    public ValueTask<bool> BudgetPollyAsync() =>
+        _budgetPolly.ExecuteAsync(static token => ValueTask.FromResult(token.CanBeCanceled), _outer.Token);
+
+    /// <summary>Ours: a child budget of a long-lived root, its token read, then disposed. It becomes <see cref="Budget.Current"/> meanwhile.</summary>
+    [Benchmark(Description = "TimeoutBudget Child (ambient) + Token + Dispose")]
     public bool BudgetChild()
     {
         using var child = _root.Child("dependency", CallTimeout);
+        return child.Token.CanBeCanceled;
+    }
+
+    /// <summary>Ours, for a call that takes the token explicitly: the child is not made <see cref="Budget.Current"/>.</summary>
+    [Benchmark(Description = "TimeoutBudget DetachedChild + Token + Dispose")]
+    public bool BudgetDetachedChild()
+    {
+        using var child = _root.DetachedChild("dependency", CallTimeout);
         return child.Token.CanBeCanceled;
     }
 

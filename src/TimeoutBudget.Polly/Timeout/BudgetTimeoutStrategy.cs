@@ -46,7 +46,9 @@ internal sealed class BudgetTimeoutStrategy : ResilienceStrategy
         context.Properties.Set(BudgetResilienceKeys.AttemptTimeout, _timeout);
         try
         {
-            var result = await budget.TryRunAsync(_ => callback(context, state).AsTask()).ConfigureAwait(context.ContinueOnCapturedContext);
+            // State passed through, no closure: an execution that completes synchronously allocates nothing here.
+            var result = await budget.TryRunAsync(static (run, _) => run.callback(run.context, run.state), (callback, context, state))
+                .ConfigureAwait(context.ContinueOnCapturedContext);
             switch (result.Outcome)
             {
                 case BudgetOutcome.Completed:

@@ -16,52 +16,50 @@ public sealed class Budget : IDisposable
 {
     private static readonly AsyncLocal<Budget?> Ambient = new();
 
+    // How early a system timer may fire by the precise clock (it decides on a coarse one) and still count as on time.
+    private static readonly TimeSpan EarlyFireTolerance = TimeSpan.FromMilliseconds(20);
+
+    // The hot fields only: everything a budget rarely needs lives in Extras, so opening a child allocates one small object.
     private readonly BudgetOptions _options;
     private readonly TimeProvider _time;
-    // Never disposed: it owns no timer or wait handle, and abandoned work may still hold its token after the budget ends.
-    private readonly CancellationTokenSource _source = new();
+    private readonly TokenLease _lease;
     private readonly Budget? _previous;
-    private readonly Budget? _enclosing;
     private readonly long _startTimestamp;
     private readonly long _deadlineTimestamp;
-    private ITimer? _timer;
-    private string? _path;
+    private readonly long _utcTicksAtStart;
+    private Extras? _extras;
     private CancellationTokenRegistration _parentLink;
     private CancellationTokenRegistration _callerLink;
-    private CancellationTokenRegistration _enclosingLink;
     private int _cause;
     private int _disposed;
     private int _activeScopes = 1;
+    private readonly bool _ambient;
 
-    private Budget(string layer, Budget? parent, Budget? enclosing, TimeSpan requested, TimeSpan allotted, TimeSpan reserve,
-        BudgetOptions options, BudgetPlanNode? plan, CancellationToken callerToken, long startTimestamp, long deadlineTimestamp)
+    private Budget(string layer, Budget? parent, TimeSpan allotted, TimeSpan reserve, BudgetOptions options, Extras? extras,
+        bool ambient, CancellationToken callerToken, long startTimestamp, long deadlineTimestamp)
     {
         _options = options;
         _time = options.TimeProvider;
         Layer = layer;
         Parent = parent;
-        Requested = requested;
         Allotted = allotted;
         Reserve = reserve;
-        PlanNode = plan;
-        _enclosing = enclosing;
+        _extras = extras;
         _startTimestamp = startTimestamp;
         _deadlineTimestamp = deadlineTimestamp;
-        Deadline = parent is null
-            ? _time.GetUtcNow() + allotted
-            : parent.Deadline - _time.GetElapsedTime(deadlineTimestamp, parent._deadlineTimestamp);
-        _previous = Ambient.Value;
+        if (parent is null)
+        {
+            _utcTicksAtStart = _time.GetUtcNow().UtcTicks;
+        }
 
-        var window = deadlineTimestamp > startTimestamp ? _time.GetElapsedTime(startTimestamp, deadlineTimestamp) : TimeSpan.Zero;
-        if (window <= TimeSpan.Zero)
+        _lease = options.ReuseTokenSources ? options.Leases.Get() : new TokenLease(_time);
+        if (deadlineTimestamp <= startTimestamp)
         {
             CancelWith(Cause.Expired);
         }
         else
         {
-            // The timer captures the current execution context by reference (no copy); Dispose releases the timer, so the
-            // ambient chain it holds lives no longer than the budget itself.
-            _timer = _time.CreateTimer(static state => ((Budget)state!).OnDeadline(), this, window, Timeout.InfiniteTimeSpan);
+            _lease.Arm(this, _time.GetElapsedTime(startTimestamp, deadlineTimestamp), deadlineTimestamp);
 
             if (parent is not null)
             {
@@ -73,13 +71,19 @@ public sealed class Budget : IDisposable
                 _callerLink = callerToken.UnsafeRegister(static state => ((Budget)state!).CancelWith(Cause.Caller), this);
             }
 
-            if (enclosing is not null)
+            if (extras?.Enclosing is { } enclosing)
             {
-                _enclosingLink = enclosing.Token.UnsafeRegister(static state => ((Budget)state!).OnEnclosingCancelled(), this);
+                extras.EnclosingLink = enclosing.Token.UnsafeRegister(static state => ((Budget)state!).OnEnclosingCancelled(), this);
             }
         }
 
-        Ambient.Value = this;
+        if (ambient)
+        {
+            _ambient = true;
+            _previous = Ambient.Value;
+            Ambient.Value = this;
+        }
+
         options.Monitor?.Track(this);
     }
 
@@ -89,6 +93,9 @@ public sealed class Budget : IDisposable
         Expired,
         Parent,
         Caller,
+
+        // Disposed before anything cancelled it: no cause can be recorded any more, so its source may be reused.
+        Closed,
     }
 
     /// <summary>The innermost open budget on this async flow, or <see langword="null"/>.</summary>
@@ -111,13 +118,25 @@ public sealed class Budget : IDisposable
 
     /// <summary>The path from the root, e.g. <c>"orchestrator/transport/client"</c>.</summary>
     /// <remarks>Built on first use: most budgets end without anyone asking for it.</remarks>
-    public string Path => _path ??= Parent is null ? Layer : Parent.Path + "/" + Layer;
+    public string Path
+    {
+        get
+        {
+            if (Parent is null)
+            {
+                return Layer;
+            }
+
+            var extras = GetExtras();
+            return extras.Path ??= Parent.Path + "/" + Layer;
+        }
+    }
 
     /// <summary>The enclosing budget, or <see langword="null"/> for a root.</summary>
     public Budget? Parent { get; }
 
     /// <summary>What the layer asked for. May be longer than <see cref="Allotted"/> when it was clamped.</summary>
-    public TimeSpan Requested { get; }
+    public TimeSpan Requested => _extras?.Requested ?? Allotted;
 
     /// <summary>What the layer was granted.</summary>
     public TimeSpan Allotted { get; }
@@ -126,7 +145,19 @@ public sealed class Budget : IDisposable
     public TimeSpan Reserve { get; }
 
     /// <summary>When the layer expires, by the budget's clock.</summary>
-    public DateTimeOffset Deadline { get; }
+    public DateTimeOffset Deadline
+    {
+        get
+        {
+            var root = this;
+            while (root.Parent is { } parent)
+            {
+                root = parent;
+            }
+
+            return new DateTimeOffset(root._utcTicksAtStart, TimeSpan.Zero) + _time.GetElapsedTime(root._startTimestamp, _deadlineTimestamp);
+        }
+    }
 
     /// <summary>Time left until <see cref="Deadline"/>; zero once passed. Never increases.</summary>
     public TimeSpan Remaining
@@ -155,16 +186,24 @@ public sealed class Budget : IDisposable
     public bool IsExpired => _time.GetTimestamp() >= _deadlineTimestamp;
 
     /// <summary>Cancels at this budget's deadline, when its parent's token cancels, or when the caller's token does.</summary>
-    public CancellationToken Token => _source.Token;
+    /// <remarks>
+    /// With <see cref="BudgetOptions.ReuseTokenSources"/> (the default) the source behind a budget that ends cleanly is
+    /// reused: do not use the token after disposing the budget.
+    /// </remarks>
+    public CancellationToken Token => _lease.Source.Token;
 
     /// <summary>The options shared by this budget and its children.</summary>
     public BudgetOptions Options => _options;
 
     /// <summary>Application data to carry with the budget, for example the id of the run the monitor should mark as timed out.</summary>
-    public object? Tag { get; set; }
+    public object? Tag
+    {
+        get => _extras?.Tag;
+        set => GetExtras().Tag = value;
+    }
 
     /// <summary>The plan layer this budget was opened from, if any.</summary>
-    public BudgetPlanNode? PlanNode { get; }
+    public BudgetPlanNode? PlanNode => _extras?.PlanNode;
 
     internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
@@ -172,7 +211,7 @@ public sealed class Budget : IDisposable
 
     /// <summary>The earlier of this budget's deadline and that of the budget it was opened inside, for the monitor.</summary>
     internal long EffectiveDeadlineTimestamp =>
-        _enclosing is { } outer && outer._deadlineTimestamp < _deadlineTimestamp ? outer._deadlineTimestamp : _deadlineTimestamp;
+        _extras?.Enclosing is { } outer && outer._deadlineTimestamp < _deadlineTimestamp ? outer._deadlineTimestamp : _deadlineTimestamp;
 
     /// <summary>
     /// When the monitor starts counting this budget's work as late: the effective deadline, but never before the budget
@@ -182,7 +221,11 @@ public sealed class Budget : IDisposable
 
     internal TimeProvider Time => _time;
 
-    internal BudgetMonitor.Entry? MonitorEntry { get; set; }
+    internal BudgetMonitor.Entry? MonitorEntry
+    {
+        get => _extras?.MonitorEntry;
+        set => GetExtras().MonitorEntry = value;
+    }
 
     /// <summary>
     /// Opens a root budget. The caller's token (e.g. <c>HttpContext.RequestAborted</c>) is linked in: when it cancels, so
@@ -282,7 +325,24 @@ public sealed class Budget : IDisposable
     /// <returns>The child, now <see cref="Current"/>.</returns>
     /// <inheritdoc cref="Child(string, TimeSpan)" path="/exception"/>
     public Budget Child(string layer, TimeSpan timeout, TimeSpan reserve, CancellationToken cancellationToken = default) =>
-        OpenChild(layer, timeout, reserve, plan: null, cancellationToken);
+        OpenChild(layer, timeout, reserve, plan: null, ambient: true, cancellationToken);
+
+    /// <summary>
+    /// Opens an inner layer like <see cref="Child(string, TimeSpan)"/> without making it <see cref="Current"/>: for code
+    /// that hands the child's <see cref="Token"/> to the call it guards, such as an SDK call or an outbound request.
+    /// </summary>
+    /// <remarks>
+    /// Leaving the ambient flow alone makes this the cheapest way to guard a call: no execution-context change, and
+    /// only the budget itself is allocated. Code running inside still sees the parent as <see cref="Current"/>, so use
+    /// <see cref="Child(string, TimeSpan)"/> when nested code should open its own children under this layer.
+    /// </remarks>
+    /// <param name="layer">The child's name; not empty, no '/'.</param>
+    /// <param name="timeout">What the child asks for. <see cref="Timeout.InfiniteTimeSpan"/> takes whatever fits.</param>
+    /// <param name="cancellationToken">An extra caller token (reported as the caller's cancellation).</param>
+    /// <returns>The child; <see cref="Current"/> is unchanged.</returns>
+    /// <inheritdoc cref="Child(string, TimeSpan)" path="/exception"/>
+    public Budget DetachedChild(string layer, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        OpenChild(layer, timeout, TimeSpan.Zero, plan: null, ambient: false, cancellationToken);
 
     /// <summary>Opens the child layer declared in the plan this budget was opened from, with the plan's timeout and reserve.</summary>
     /// <param name="layer">The child's name in the plan.</param>
@@ -293,7 +353,7 @@ public sealed class Budget : IDisposable
         var node = PlanNode ?? throw new InvalidOperationException($"'{Path}' was not opened from a BudgetPlan, so Child(\"{layer}\") has no timeout to use; pass one.");
         var child = node.FindChild(layer) ?? throw new InvalidOperationException(
             $"The plan declares no layer '{layer}' under '{node.Path}'; declared: {string.Join(", ", node.Children.Select(c => c.Layer))}.");
-        return OpenChild(child.Layer, child.WorstCase, child.Reserve, child, CancellationToken.None);
+        return OpenChild(child.Layer, child.WorstCase, child.Reserve, child, ambient: true, CancellationToken.None);
     }
 
     /// <summary>Whether an attempt of the given length, started after the given delay, still fits in what a child could get now.</summary>
@@ -385,25 +445,56 @@ public sealed class Budget : IDisposable
     public async Task<BudgetResult<T>> TryRunAsync<T>(Func<CancellationToken, Task<T>> work)
     {
         ArgumentNullException.ThrowIfNull(work);
+        return await TryRunAsync(static (run, token) => new ValueTask<T>(run(token)), work).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs work that returns a <see cref="ValueTask{TResult}"/>, with state passed through so no closure is needed, and
+    /// returns its terminal outcome as <see cref="TryRunAsync{T}(Func{CancellationToken, Task{T}})"/> does. Work that
+    /// completes synchronously completes the result synchronously, without allocating.
+    /// </summary>
+    /// <param name="work">The work; receives <paramref name="state"/> and <see cref="Token"/>.</param>
+    /// <param name="state">Passed to <paramref name="work"/>.</param>
+    /// <typeparam name="TState">The state's type.</typeparam>
+    /// <typeparam name="T">The work's result.</typeparam>
+    /// <returns>The outcome; never throws for the work's sake.</returns>
+    public ValueTask<BudgetResult<T>> TryRunAsync<TState, T>(Func<TState, CancellationToken, ValueTask<T>> work, TState state)
+    {
+        ArgumentNullException.ThrowIfNull(work);
         var started = _time.GetTimestamp();
-        var before = Failure(innerException: null);
-        if (before is not null)
+        if (started >= _deadlineTimestamp || (Cause)Volatile.Read(ref _cause) is not (Cause.None or Cause.Closed))
         {
-            return Record<T>(before, started);
+            var before = Failure(innerException: null);
+            if (before is not null)
+            {
+                return new ValueTask<BudgetResult<T>>(Record<T>(before, started));
+            }
         }
 
-        Task<T> task;
+        ValueTask<T> pending;
         BeginScope();
         try
         {
-            task = work(Token);
+            pending = work(state, Token);
         }
         catch (Exception exception)
         {
             EndScope();
-            return Record<T>(Classify(exception), started);
+            return new ValueTask<BudgetResult<T>>(Record<T>(Classify(exception), started));
         }
 
+        if (pending.IsCompletedSuccessfully)
+        {
+            EndScope();
+            BudgetTelemetry.RecordOutcome(this, BudgetOutcome.Completed, null);
+            return new ValueTask<BudgetResult<T>>(new BudgetResult<T>(BudgetOutcome.Completed, pending.Result, null, null, _time.GetElapsedTime(started)));
+        }
+
+        return new ValueTask<BudgetResult<T>>(AwaitOutcomeAsync(pending.AsTask(), started));
+    }
+
+    private async Task<BudgetResult<T>> AwaitOutcomeAsync<T>(Task<T> task, long started)
+    {
         if (task.IsCompleted)
         {
             EndScope();
@@ -435,7 +526,7 @@ public sealed class Budget : IDisposable
             return;
         }
 
-        if (ReferenceEquals(Ambient.Value, this))
+        if (_ambient && ReferenceEquals(Ambient.Value, this))
         {
             var previous = _previous;
             while (previous is not null && previous.IsDisposed)
@@ -446,11 +537,20 @@ public sealed class Budget : IDisposable
             Ambient.Value = previous;
         }
 
-        _timer?.Dispose();
+        // Closed first, so that no cancellation can start through this budget from here on: its lease may then be reused.
+        var closed = Interlocked.CompareExchange(ref _cause, (int)Cause.Closed, (int)Cause.None) == (int)Cause.None;
         _parentLink.Dispose();
         _callerLink.Dispose();
-        _enclosingLink.Dispose();
-        EndScope();
+        _extras?.EnclosingLink.Dispose();
+        var ended = EndScope();
+        if (closed && ended && _options.ReuseTokenSources && _lease.TryRelease())
+        {
+            _options.Leases.Return(_lease);
+        }
+        else
+        {
+            _lease.Dispose();
+        }
     }
 
     /// <summary>The path, allotment and time left.</summary>
@@ -488,12 +588,15 @@ public sealed class Budget : IDisposable
             reserve = plan.Reserve < allotted ? plan.Reserve : TimeSpan.Zero;
         }
 
+        var extras = enclosing is not null || plan is not null || requested != allotted
+            ? new Extras { Enclosing = enclosing, PlanNode = plan, Requested = requested }
+            : null;
         var now = options.TimeProvider.GetTimestamp();
-        return new Budget(layer, parent: null, enclosing, requested, allotted, reserve, options, plan, cancellationToken,
+        return new Budget(layer, parent: null, allotted, reserve, options, extras, ambient: true, cancellationToken,
             now, now + ToTimestampTicks(allotted, options.TimeProvider, roundUp: false));
     }
 
-    private Budget OpenChild(string layer, TimeSpan timeout, TimeSpan reserve, BudgetPlanNode? plan, CancellationToken cancellationToken)
+    private Budget OpenChild(string layer, TimeSpan timeout, TimeSpan reserve, BudgetPlanNode? plan, bool ambient, CancellationToken cancellationToken)
     {
         LayerPath.ThrowIfInvalid(layer, nameof(layer));
         CheckTimeout(layer, timeout);
@@ -503,9 +606,12 @@ public sealed class Budget : IDisposable
         }
 
         ObjectDisposedException.ThrowIf(IsDisposed, this);
-        ThrowIfExpired();
-
         var now = _time.GetTimestamp();
+        if (now >= _deadlineTimestamp || (Cause)Volatile.Read(ref _cause) is not Cause.None)
+        {
+            ThrowIfExpired();
+        }
+
         var remaining = now >= _deadlineTimestamp ? TimeSpan.Zero : _time.GetElapsedTime(now, _deadlineTimestamp);
         var window = remaining - Reserve;
         if (window < TimeSpan.Zero)
@@ -537,24 +643,29 @@ public sealed class Budget : IDisposable
         // Inside the parent's reserve tail the children's window has closed: the child is born expired, with its
         // deadline at the end of that window (already past), never at 'now'.
         var deadline = Math.Min(now + ToTimestampTicks(granted, _time, roundUp: false), latest);
-        return new Budget(layer, this, enclosing: null, wantsAll ? granted : timeout, granted, childReserve, _options, plan, cancellationToken,
-            now, deadline);
+        var requested = wantsAll ? granted : timeout;
+        var extras = plan is not null || requested != granted ? new Extras { PlanNode = plan, Requested = requested } : null;
+        return new Budget(layer, this, granted, childReserve, _options, extras, ambient, cancellationToken, now, deadline);
     }
 
     internal void BeginScope() => Interlocked.Increment(ref _activeScopes);
 
-    internal void EndScope()
+    /// <returns>Whether that was the last scope: the budget is disposed and none of its work is still running.</returns>
+    internal bool EndScope()
     {
-        if (Interlocked.Decrement(ref _activeScopes) == 0)
+        if (Interlocked.Decrement(ref _activeScopes) != 0)
         {
-            _options.Monitor?.Complete(this);
+            return false;
         }
+
+        _options.Monitor?.Complete(this);
+        return true;
     }
 
     /// <summary>The exception that explains why this budget can no longer be used, or null while it can.</summary>
     internal Exception? Failure(Exception? innerException)
     {
-        if ((Cause)Volatile.Read(ref _cause) == Cause.None)
+        if ((Cause)Volatile.Read(ref _cause) is Cause.None or Cause.Closed)
         {
             if (!IsExpired)
             {
@@ -627,6 +738,30 @@ public sealed class Budget : IDisposable
         return new BudgetResult<T>(outcome, default, exception, (exception as BudgetExhaustedException)?.Path, _time.GetElapsedTime(started));
     }
 
+    /// <summary>The lease's timer fired while this budget held it.</summary>
+    internal void OnTimer()
+    {
+        var now = _time.GetTimestamp();
+        var early = now >= _deadlineTimestamp ? TimeSpan.Zero : _time.GetElapsedTime(now, _deadlineTimestamp);
+        // A coarse timer may fire a moment early; one far too early cannot be ours (it would lie about the deadline), so
+        // wait out the real remainder instead of cancelling.
+        if (early > EarlyFireTolerance && (Cause)Volatile.Read(ref _cause) == Cause.None)
+        {
+            try
+            {
+                _lease.Timer.Change(early, Timeout.InfiniteTimeSpan);
+            }
+            catch (ObjectDisposedException)
+            {
+                // Disposed meanwhile: nobody is left to cancel.
+            }
+
+            return;
+        }
+
+        OnDeadline();
+    }
+
     private void OnDeadline()
     {
         if (CancelWith(Cause.Expired))
@@ -637,7 +772,7 @@ public sealed class Budget : IDisposable
 
     private void OnEnclosingCancelled()
     {
-        var outer = _enclosing!;
+        var outer = _extras!.Enclosing!;
         if (IsDisposed || (Cause)Volatile.Read(ref _cause) != Cause.None || !outer.IsExpired || _deadlineTimestamp <= outer._deadlineTimestamp)
         {
             return;
@@ -655,7 +790,7 @@ public sealed class Budget : IDisposable
 
         try
         {
-            _source.Cancel();
+            _lease.Source.Cancel();
         }
         catch (ObjectDisposedException)
         {
@@ -683,5 +818,19 @@ public sealed class Budget : IDisposable
         {
             throw new ArgumentOutOfRangeException(nameof(timeout), timeout, $"The timeout of '{layer}' is negative ({DurationText.Format(timeout)}); use TimeSpan.Zero for an already-expired budget or Timeout.InfiniteTimeSpan for 'whatever fits'.");
         }
+    }
+
+    private Extras GetExtras() => _extras ?? Interlocked.CompareExchange(ref _extras, new Extras(), null) ?? _extras;
+
+    /// <summary>What only some budgets need: kept apart so the common child stays small.</summary>
+    private sealed class Extras
+    {
+        public TimeSpan? Requested;
+        public BudgetPlanNode? PlanNode;
+        public Budget? Enclosing;
+        public CancellationTokenRegistration EnclosingLink;
+        public string? Path;
+        public object? Tag;
+        public BudgetMonitor.Entry? MonitorEntry;
     }
 }

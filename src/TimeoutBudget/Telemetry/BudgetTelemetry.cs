@@ -101,7 +101,10 @@ internal static partial class BudgetTelemetry
         var layer = new KeyValuePair<string, object?>("layer", budget.Layer);
         var outcomeKv = new KeyValuePair<string, object?>("outcome", outcomeTag);
         OutcomeCounter.Add(1, layer, outcomeKv);
-        RemainingHistogram.Record(budget.Remaining.TotalSeconds, layer, outcomeKv);
+        if (RemainingHistogram.Enabled)
+        {
+            RemainingHistogram.Record(budget.Remaining.TotalSeconds, layer, outcomeKv);
+        }
 
         if (outcome != BudgetOutcome.Completed)
         {

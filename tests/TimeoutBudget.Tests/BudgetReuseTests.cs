@@ -1,0 +1,269 @@
+using Microsoft.Extensions.Time.Testing;
+
+namespace TimeoutBudget.Tests;
+
+/// <summary>
+/// Detached children, the ValueTask run, and the reuse of a clean budget's cancellation source: reused only when no
+/// one can still be cancelled through the old budget.
+/// </summary>
+public sealed class BudgetReuseTests
+{
+    private static readonly TimeSpan Minute = TimeSpan.FromMinutes(1);
+
+    private readonly FakeTimeProvider _clock = new();
+    private readonly BudgetOptions _options;
+
+    public BudgetReuseTests() => _options = new BudgetOptions { TimeProvider = _clock };
+
+    [Fact]
+    public void A_detached_child_nests_like_a_child_but_leaves_Current_alone()
+    {
+        using var root = Budget.Start("orchestrator", Minute, _options);
+        using (var client = root.DetachedChild("client", TimeSpan.FromMinutes(5)))
+        {
+            Assert.Same(root, Budget.Current);
+            Assert.Same(root, client.Parent);
+            Assert.Equal("orchestrator/client", client.Path);
+            Assert.True(client.Deadline < root.Deadline);
+            Assert.Equal(TimeSpan.FromMinutes(5), client.Requested);
+
+            _clock.Advance(client.Allotted);
+            Assert.True(client.Token.IsCancellationRequested);
+            Assert.False(root.Token.IsCancellationRequested);
+            var expired = Assert.Throws<BudgetExhaustedException>(client.ThrowIfExpired);
+            Assert.Equal("orchestrator/client", expired.Path);
+        }
+
+        Assert.Same(root, Budget.Current);
+    }
+
+    [Fact]
+    public void A_detached_child_is_cancelled_with_its_parent_and_its_caller()
+    {
+        using var caller = new CancellationTokenSource();
+        using var root = Budget.Start("orchestrator", Minute, _options);
+        using var client = root.DetachedChild("client", TimeSpan.FromSeconds(10), caller.Token);
+
+        caller.Cancel();
+
+        Assert.True(client.Token.IsCancellationRequested);
+        Assert.Throws<BudgetCancelledException>(client.ThrowIfExpired);
+    }
+
+    [Fact]
+    public void A_cleanly_disposed_budget_hands_its_source_to_the_next_one()
+    {
+        using var root = Budget.Start("orchestrator", Minute, _options);
+        CancellationToken first;
+        using (var call = root.DetachedChild("call", TimeSpan.FromSeconds(10)))
+        {
+            first = call.Token;
+        }
+
+        using var next = root.DetachedChild("call", TimeSpan.FromSeconds(10));
+        Assert.Equal(first, next.Token);
+        Assert.False(next.Token.IsCancellationRequested);
+
+        // The reused source still works: it cancels at the new budget's own deadline, not the old one's.
+        _clock.Advance(TimeSpan.FromSeconds(10) - TimeSpan.FromTicks(1));
+        Assert.False(next.Token.IsCancellationRequested);
+        _clock.Advance(TimeSpan.FromTicks(1));
+        Assert.True(next.Token.IsCancellationRequested);
+    }
+
+    [Fact]
+    public void Without_reuse_every_budget_has_a_source_of_its_own()
+    {
+        var options = _options with { ReuseTokenSources = false };
+        using var root = Budget.Start("orchestrator", Minute, options);
+        CancellationToken first;
+        using (var call = root.DetachedChild("call", TimeSpan.FromSeconds(10)))
+        {
+            first = call.Token;
+        }
+
+        using var next = root.DetachedChild("call", TimeSpan.FromSeconds(10));
+        Assert.NotEqual(first, next.Token);
+    }
+
+    [Fact]
+    public void An_expired_budget_keeps_its_cancelled_token_for_the_work_it_abandoned()
+    {
+        using var root = Budget.Start("orchestrator", Minute, _options);
+        CancellationToken abandoned;
+        using (var call = root.DetachedChild("call", TimeSpan.FromSeconds(10)))
+        {
+            abandoned = call.Token;
+            _clock.Advance(TimeSpan.FromSeconds(10));
+        }
+
+        using var next = root.DetachedChild("call", TimeSpan.FromSeconds(10));
+        Assert.NotEqual(abandoned, next.Token);
+        Assert.True(abandoned.IsCancellationRequested);
+        Assert.False(next.Token.IsCancellationRequested);
+    }
+
+    [Fact]
+    public void A_budget_disposed_close_to_its_deadline_is_not_reused_because_its_timer_may_be_firing()
+    {
+        using var root = Budget.Start("orchestrator", Minute, _options);
+        CancellationToken first;
+        using (var call = root.DetachedChild("call", TimeSpan.FromSeconds(10)))
+        {
+            first = call.Token;
+            _clock.Advance(TimeSpan.FromSeconds(9.99));
+        }
+
+        using var next = root.DetachedChild("call", TimeSpan.FromSeconds(10));
+        Assert.NotEqual(first, next.Token);
+        Assert.False(first.IsCancellationRequested);
+    }
+
+    [Fact]
+    public async Task A_budget_disposed_while_its_run_is_still_going_keeps_its_source()
+    {
+        using var root = Budget.Start("orchestrator", Minute, _options);
+        var work = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var call = root.DetachedChild("call", TimeSpan.FromSeconds(10));
+        var held = call.Token;
+        var run = call.TryRunAsync(_ => work.Task);
+        call.Dispose();
+
+        using (var next = root.DetachedChild("call", TimeSpan.FromSeconds(1)))
+        {
+            Assert.NotEqual(held, next.Token);
+            _clock.Advance(TimeSpan.FromSeconds(1));
+            Assert.True(next.Token.IsCancellationRequested);
+        }
+
+        Assert.False(held.IsCancellationRequested);
+        work.SetResult(7);
+        var result = await run.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(BudgetOutcome.Completed, result.Outcome);
+        Assert.Equal(7, result.Value);
+    }
+
+    [Fact]
+    public void A_timer_firing_far_too_early_rearms_instead_of_cancelling()
+    {
+        var clock = new ManualTimers();
+        using var root = Budget.Start("orchestrator", Minute, new BudgetOptions { TimeProvider = clock });
+
+        clock.FireAll();
+        Assert.False(root.Token.IsCancellationRequested);
+        Assert.Equal(Minute, clock.LastDue);
+
+        clock.Clock.Advance(TimeSpan.FromSeconds(59.995));
+        clock.FireAll();
+        Assert.True(root.Token.IsCancellationRequested);
+        Assert.Throws<BudgetExhaustedException>(root.ThrowIfExpired);
+    }
+
+    [Fact]
+    public async Task The_ValueTask_run_completes_synchronously_when_the_work_does()
+    {
+        using var root = Budget.Start("orchestrator", Minute, _options);
+        var pending = root.TryRunAsync(static (state, token) => new ValueTask<int>(state + (token.CanBeCanceled ? 1 : 0)), 41);
+
+        Assert.True(pending.IsCompletedSuccessfully);
+        var result = await pending;
+        Assert.Equal(BudgetOutcome.Completed, result.Outcome);
+        Assert.Equal(42, result.Value);
+    }
+
+    [Fact]
+    public async Task The_ValueTask_run_reports_faults_expiry_and_abandonment()
+    {
+        using var root = Budget.Start("orchestrator", Minute, _options);
+
+        var faulted = await root.TryRunAsync<int, int>(static (_, _) => throw new InvalidOperationException("boom"), 0);
+        Assert.Equal(BudgetOutcome.Faulted, faulted.Outcome);
+        Assert.IsType<InvalidOperationException>(faulted.Exception);
+
+        using (var call = root.DetachedChild("call", TimeSpan.FromSeconds(5)))
+        {
+            var never = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var run = call.TryRunAsync(static (work, _) => new ValueTask<int>(work.Task), never).AsTask();
+            Assert.False(run.IsCompleted);
+            _clock.Advance(TimeSpan.FromSeconds(5));
+            var expired = await run.WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal(BudgetOutcome.Expired, expired.Outcome);
+            Assert.Equal("orchestrator/call", expired.ExpiredLayer);
+        }
+
+        using var late = root.DetachedChild("late", TimeSpan.FromSeconds(1));
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        var started = false;
+        var before = await late.TryRunAsync((_, _) =>
+        {
+            started = true;
+            return new ValueTask<int>(1);
+        }, 0);
+        Assert.Equal(BudgetOutcome.Expired, before.Outcome);
+        Assert.False(started);
+    }
+
+    /// <summary>A clock whose timers fire only when the test says so, to play a timer that fires early.</summary>
+    private sealed class ManualTimers : TimeProvider
+    {
+        private readonly List<Timer> _timers = [];
+
+        public FakeTimeProvider Clock { get; } = new();
+
+        public TimeSpan LastDue { get; private set; }
+
+        public override long TimestampFrequency => Clock.TimestampFrequency;
+
+        public override long GetTimestamp() => Clock.GetTimestamp();
+
+        public override DateTimeOffset GetUtcNow() => Clock.GetUtcNow();
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            var timer = new Timer(this, callback, state);
+            _timers.Add(timer);
+            return timer;
+        }
+
+        public void FireAll()
+        {
+            foreach (var timer in _timers.ToArray())
+            {
+                timer.Fire();
+            }
+        }
+
+        private sealed class Timer(ManualTimers owner, TimerCallback callback, object? state) : ITimer
+        {
+            private bool _armed;
+
+            public bool Change(TimeSpan dueTime, TimeSpan period)
+            {
+                _armed = dueTime != Timeout.InfiniteTimeSpan;
+                if (_armed)
+                {
+                    owner.LastDue = dueTime;
+                }
+
+                return true;
+            }
+
+            public void Fire()
+            {
+                if (_armed)
+                {
+                    _armed = false;
+                    callback(state);
+                }
+            }
+
+            public void Dispose() => _armed = false;
+
+            public ValueTask DisposeAsync()
+            {
+                Dispose();
+                return ValueTask.CompletedTask;
+            }
+        }
+    }
+}
