@@ -325,7 +325,7 @@ internal static class ScaleExperiment
             return source;
         }
 
-        return root.Child("dependency", timeout);
+        return root.DetachedChild("dependency", timeout);
     }
 
     private static void DisposeAll(IDisposable[] items)
