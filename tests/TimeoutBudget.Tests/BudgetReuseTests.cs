@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Time.Testing;
 
 namespace TimeoutBudget.Tests;
@@ -201,6 +202,47 @@ public sealed class BudgetReuseTests
         }, 0);
         Assert.Equal(BudgetOutcome.Expired, before.Outcome);
         Assert.False(started);
+    }
+
+    [Fact]
+    public async Task Reused_sources_never_carry_a_cancellation_over_to_the_next_budget_on_the_real_clock()
+    {
+        // Many short budgets on the system clock, some expiring while open, across threads sharing one pool: a token
+        // seen cancelled must belong to a budget that is due (a timer may fire a moment early, never by a whole budget).
+        var tolerance = TimeSpan.FromMilliseconds(25);
+        using var root = Budget.Start("request", TimeSpan.FromHours(1));
+        var violations = 0;
+        var expiredSeen = 0;
+        var workers = Enumerable.Range(0, 4).Select(seed => Task.Run(() =>
+        {
+            var random = new Random(seed);
+            for (var i = 0; i < 3_000; i++)
+            {
+                using var call = root.DetachedChild("call", TimeSpan.FromMilliseconds(random.Next(1, 60)));
+                var spin = Stopwatch.StartNew();
+                var hold = TimeSpan.FromMilliseconds(random.NextDouble() * (i % 10 == 0 ? 3 : 0.2));
+                while (spin.Elapsed < hold)
+                {
+                    if (call.Token.IsCancellationRequested && call.Remaining > tolerance)
+                    {
+                        Interlocked.Increment(ref violations);
+                    }
+                }
+
+                if (call.Token.IsCancellationRequested)
+                {
+                    Interlocked.Increment(ref expiredSeen);
+                    if (call.Remaining > tolerance)
+                    {
+                        Interlocked.Increment(ref violations);
+                    }
+                }
+            }
+        })).ToArray();
+
+        await Task.WhenAll(workers).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(0, violations);
+        Assert.True(expiredSeen > 0, "some budgets should have expired while open, or this test proves nothing");
     }
 
     /// <summary>A clock whose timers fire only when the test says so, to play a timer that fires early.</summary>
