@@ -55,6 +55,20 @@ public sealed class BudgetClientInterceptorTests
     }
 
     [Fact]
+    public void The_deadline_sent_is_whole_milliseconds_never_more_than_the_budget_has()
+    {
+        // grpc-timeout travels in whole milliseconds; a fraction rounded up on the wire would give the server more than we had.
+        using var root = Budget.Start("orchestrator", TimeSpan.FromSeconds(3), _options);
+        _clock.Advance(TimeSpan.FromTicks(1_000_0001)); // 1 s and 100 ns: 1,899.9999 ms left for a child
+
+        var (options, _) = Send(new CallOptions());
+
+        var sent = options.Deadline!.Value - _clock.GetUtcNow().UtcDateTime;
+        Assert.Equal(TimeSpan.FromMilliseconds(1899), sent);
+        Assert.True(sent <= root.Available);
+    }
+
+    [Fact]
     public void The_earlier_of_the_callers_deadline_and_the_budgets_wins()
     {
         using var root = Budget.Start("orchestrator", TimeSpan.FromSeconds(3), _options);

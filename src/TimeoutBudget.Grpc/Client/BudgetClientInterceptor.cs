@@ -103,7 +103,10 @@ public sealed class BudgetClientInterceptor : Interceptor
         budget.ThrowIfExpired();
         var clock = budget.Options.TimeProvider;
         var started = clock.GetTimestamp();
-        var granted = budget.Available;
+        // grpc-timeout goes out in whole milliseconds rounded to nearest, which can add up to half a millisecond; granting whole
+        // milliseconds only keeps the server's deadline from ever ending after ours.
+        var available = budget.Available;
+        var granted = TimeSpan.FromTicks(available.Ticks - available.Ticks % TimeSpan.TicksPerMillisecond);
         var ours = clock.GetUtcNow().UtcDateTime + granted;
         var options = context.Options;
         var theirs = options.Deadline is { } d && d != DateTime.MaxValue ? ToUtc(d) : (DateTime?)null;
