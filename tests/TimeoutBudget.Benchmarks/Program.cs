@@ -37,6 +37,16 @@ public static class Program
             return 0;
         }
 
+        if (args.Length > 0 && args[0] == "soak")
+        {
+            var budgets = args.Length > 1 ? long.Parse(args[1], Measure.Invariant) : 20_000_000;
+            var (markdown, svg, kept) = SoakReport.Run(budgets);
+            Console.WriteLine(markdown);
+            Save("soak.md", markdown);
+            SaveImage("soak.svg", svg);
+            return kept ? 0 : 1;
+        }
+
         if (args.Length > 0 && args[0] == "starvation")
         {
             var (markdown, svg) = StarvationExperiment.Run(StarvationSettings.Full);
@@ -78,6 +88,14 @@ public static class Program
 
         Console.WriteLine(ScaleExperiment.Run(2_000, TimeSpan.FromMilliseconds(200)));
         Console.WriteLine(AllocationListing.Run(20_000));
+        var (soak, soakSvg, soakKept) = SoakReport.Run(20_000);
+        Console.WriteLine(soak);
+        if (!soakKept || !soakSvg.StartsWith("<svg", StringComparison.Ordinal))
+        {
+            Console.Error.WriteLine("smoke: the soak broke an invariant or its plot is not an SVG.");
+            return 1;
+        }
+
         var (markdown, svg) = StarvationExperiment.Run(StarvationSettings.Smoke);
         Console.WriteLine(markdown);
         if (!svg.StartsWith("<svg", StringComparison.Ordinal))
@@ -88,6 +106,18 @@ public static class Program
 
         Console.WriteLine(failed.Count == 0 ? "smoke: every benchmark and experiment ran." : $"smoke: {failed.Count} benchmark classes failed.");
         return failed.Count == 0 ? 0 : 1;
+    }
+
+    private static void SaveImage(string name, string svg)
+    {
+        var root = Measure.RepositoryRoot();
+        if (root is not null)
+        {
+            var path = Path.Combine(root, "docs", "images", name);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllText(path, svg);
+            Console.WriteLine($"Plot written to {path}");
+        }
     }
 
     private static string ArtifactsPath() =>

@@ -52,6 +52,69 @@ public sealed class BudgetHandlerTests
         Assert.Same(root, Budget.Current);
     }
 
+    /// <summary>A body that never finishes arriving: every read waits until its token is cancelled.</summary>
+    private sealed class StalledBody : Stream
+    {
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken);
+            return 0;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [Fact]
+    public async Task The_budget_covers_the_body_and_ends_when_the_body_has_been_read()
+    {
+        using var monitor = new BudgetMonitor(_clock);
+        var options = _options with { Monitor = monitor };
+        var recorder = new Recorder((_, _) => Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent("payload") }));
+        using var client = new HttpClient(new BudgetHandler(new BudgetHttpClientOptions { Layer = "fetch" }, recorder));
+        using var root = Budget.Start("run", TimeSpan.FromSeconds(3), options);
+
+        using (var response = await client.GetAsync("http://127.0.0.1/x", HttpCompletionOption.ResponseHeadersRead))
+        {
+            Assert.Equal(2, monitor.LiveCount); // run, and fetch still holding the unread body
+            Assert.Equal("payload", await response.Content.ReadAsStringAsync());
+            Assert.Equal(1, monitor.LiveCount); // read to the end: fetch is over
+        }
+
+        using (await client.GetAsync("http://127.0.0.1/x", HttpCompletionOption.ResponseHeadersRead))
+        {
+            Assert.Equal(2, monitor.LiveCount);
+        }
+
+        Assert.Equal(1, monitor.LiveCount); // disposed unread: over too
+        Assert.Equal("payload", await client.GetStringAsync("http://127.0.0.1/x"));
+        Assert.Equal(1, monitor.LiveCount);
+    }
+
+    [Fact]
+    public async Task A_body_that_stalls_past_the_layers_deadline_fails_naming_that_layer()
+    {
+        var recorder = new Recorder((_, _) => Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK) { Content = new StreamContent(new StalledBody()) }));
+        using var client = new HttpClient(new BudgetHandler(new BudgetHttpClientOptions { Layer = "fetch", Timeout = TimeSpan.FromSeconds(1) }, recorder));
+        using var root = Budget.Start("run", TimeSpan.FromSeconds(30), _options);
+
+        var reading = client.GetStringAsync("http://127.0.0.1/x");
+        Assert.False(reading.IsCompleted);
+        _clock.Advance(TimeSpan.FromSeconds(1));
+
+        var expired = await Assert.ThrowsAsync<BudgetExhaustedException>(() => reading.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal("run/fetch", expired.Path);
+        Assert.False(root.Token.IsCancellationRequested);
+    }
+
     [Fact]
     public async Task A_shorter_header_already_on_the_request_is_kept_and_a_longer_one_replaced()
     {

@@ -45,23 +45,41 @@ public sealed class BudgetHandler : DelegatingHandler
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        using var budget = Budget.Enter(_options.Layer, _options.Timeout, _options.RootOptions, cancellationToken);
-        var granted = budget.Available;
-        WriteHeaders(request, granted);
-
-        var response = await budget.RunAsync(token => base.SendAsync(request, token)).ConfigureAwait(false);
-        if (_options.ThrowOnDownstreamExpiry && response.StatusCode == HttpStatusCode.GatewayTimeout &&
-            response.Headers.TryGetValues(BudgetHeaders.Expired, out var values) &&
-            LayerPath.SanitizeRemote(values.FirstOrDefault()) is { } downstream)
+        var budget = Budget.Enter(_options.Layer, _options.Timeout, _options.RootOptions, cancellationToken);
+        var bodyTakesBudget = false;
+        try
         {
-            var elapsed = budget.Elapsed;
-            response.Dispose();
-            throw new BudgetExhaustedException(LayerPath.LastSegment(downstream), budget.Path + "/" + downstream, granted, elapsed,
-                $"The downstream layer '{downstream}' ran out of budget (504 from {request.RequestUri?.GetLeftPart(UriPartial.Path)}): " +
-                $"'{budget.Path}' gave it {DurationText.Format(granted)} and waited {DurationText.Format(elapsed)}.");
-        }
+            var granted = budget.Available;
+            WriteHeaders(request, granted);
 
-        return response;
+            var response = await budget.RunAsync(token => base.SendAsync(request, token)).ConfigureAwait(false);
+            if (_options.ThrowOnDownstreamExpiry && response.StatusCode == HttpStatusCode.GatewayTimeout &&
+                response.Headers.TryGetValues(BudgetHeaders.Expired, out var values) &&
+                LayerPath.SanitizeRemote(values.FirstOrDefault()) is { } downstream)
+            {
+                var elapsed = budget.Elapsed;
+                response.Dispose();
+                throw new BudgetExhaustedException(LayerPath.LastSegment(downstream), budget.Path + "/" + downstream, granted, elapsed,
+                    $"The downstream layer '{downstream}' ran out of budget (504 from {request.RequestUri?.GetLeftPart(UriPartial.Path)}): " +
+                    $"'{budget.Path}' gave it {DurationText.Format(granted)} and waited {DurationText.Format(elapsed)}.");
+            }
+
+            // The body is part of the exchange: a peer that sends the head and then drips the body is still this layer's problem.
+            if (response.Content is { } content && content.Headers.ContentLength != 0 && request.Method != HttpMethod.Head)
+            {
+                response.Content = new BudgetedContent(content, budget);
+                bodyTakesBudget = true;
+            }
+
+            return response;
+        }
+        finally
+        {
+            if (!bodyTakesBudget)
+            {
+                budget.Dispose();
+            }
+        }
     }
 
     private void WriteHeaders(HttpRequestMessage request, TimeSpan granted)

@@ -16,9 +16,6 @@ public sealed class Budget : IDisposable
 {
     private static readonly AsyncLocal<Budget?> Ambient = new();
 
-    // How early a system timer may fire by the precise clock (it decides on a coarse one) and still count as on time.
-    private static readonly TimeSpan EarlyFireTolerance = TimeSpan.FromMilliseconds(20);
-
     // The hot fields only: everything a budget rarely needs lives in Extras, so opening a child allocates one small object.
     private readonly BudgetOptions _options;
     private readonly TimeProvider _time;
@@ -743,13 +740,13 @@ public sealed class Budget : IDisposable
     {
         var now = _time.GetTimestamp();
         var early = now >= _deadlineTimestamp ? TimeSpan.Zero : _time.GetElapsedTime(now, _deadlineTimestamp);
-        // A coarse timer may fire a moment early; one far too early cannot be ours (it would lie about the deadline), so
-        // wait out the real remainder instead of cancelling.
-        if (early > EarlyFireTolerance && (Cause)Volatile.Read(ref _cause) == Cause.None)
+        // Timers decide on a coarser clock than ours and may fire a moment early. A budget never expires before its deadline
+        // by the precise clock (that would be a lie about the time left), so wait out the remainder instead.
+        if (early > TimeSpan.Zero && (Cause)Volatile.Read(ref _cause) == Cause.None)
         {
             try
             {
-                _lease.Timer.Change(early, Timeout.InfiniteTimeSpan);
+                _lease.Timer.Change(TimeSpan.FromMilliseconds(Math.Ceiling(early.TotalMilliseconds)), Timeout.InfiniteTimeSpan);
             }
             catch (ObjectDisposedException)
             {
