@@ -111,7 +111,7 @@ public static partial class Program
         var measured = (ExitCode: 0, Output: string.Empty, Elapsed: TimeSpan.Zero);
         for (var run = 0; run < 2; run++)
         {
-            measured = Run(root, $"build \"{project}\" -c Release --no-restore --no-incremental -p:BuildProjectReferences=false -p:ReportAnalyzer=true -v:n");
+            measured = Run(root, $"build \"{project}\" -c Release --no-restore --no-incremental -p:BuildProjectReferences=false -p:ReportAnalyzer=true -v:d");
             if (measured.ExitCode != 0)
             {
                 Console.Error.WriteLine(measured.Output);
@@ -201,7 +201,7 @@ public sealed partial class AnalyzerReport
         var start = Array.FindIndex(lines, l => TotalLine().IsMatch(l));
         if (start < 0)
         {
-            throw new InvalidOperationException("The build log has no 'Total analyzer execution time' line: was -p:ReportAnalyzer=true passed with -v:n or higher?");
+            throw new InvalidOperationException("The build log has no 'Total analyzer execution time' line: was -p:ReportAnalyzer=true passed with -v:d (the table is logged at detailed verbosity)?");
         }
 
         var total = TimeSpan.FromSeconds(double.Parse(TotalLine().Match(lines[start]).Groups["s"].Value, CultureInfo.InvariantCulture));
