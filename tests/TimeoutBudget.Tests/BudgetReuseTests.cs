@@ -169,6 +169,23 @@ public sealed class BudgetReuseTests
     }
 
     [Fact]
+    public void A_cancellation_after_the_deadline_is_the_budgets_expiry_even_before_its_timer_fires()
+    {
+        // On an overloaded machine the timer thread runs late: an enclosing layer's cancellation can reach the work first.
+        var clock = new ManualTimers();
+        using var root = Budget.Start("orchestrator", Minute, new BudgetOptions { TimeProvider = clock });
+        using var call = root.DetachedChild("call", TimeSpan.FromSeconds(1));
+
+        Assert.Null(call.AsExpiry(new OperationCanceledException()));
+        clock.Clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.False(call.Token.IsCancellationRequested);
+
+        var expiry = call.AsExpiry(new OperationCanceledException());
+        Assert.Equal("orchestrator/call", expiry?.Path);
+        Assert.Null(call.AsExpiry(new InvalidOperationException("its own fault")));
+    }
+
+    [Fact]
     public async Task The_ValueTask_run_completes_synchronously_when_the_work_does()
     {
         using var root = Budget.Start("orchestrator", Minute, _options);

@@ -103,11 +103,19 @@ internal sealed class BudgetedContent : HttpContent
             return _linked.Token;
         }
 
-        /// <summary>The budget's own expiry when that, and not the reader, is why the read failed.</summary>
-        public BudgetExhaustedException? ExpiryOf(Exception exception, CancellationToken reader) =>
-            !_ended && budget.Token.IsCancellationRequested && !reader.IsCancellationRequested
-                ? budget.AsExpiry(exception as OperationCanceledException ?? new OperationCanceledException(exception.Message, exception, budget.Token))
-                : null;
+        /// <summary>
+        /// The layer's expiry when that is why the read failed: its deadline has passed (even if the reader was cancelled
+        /// too, by an enclosing layer whose timer happened to fire first), or its token ended the read.
+        /// </summary>
+        public BudgetExhaustedException? ExpiryOf(Exception exception, CancellationToken reader)
+        {
+            if (_ended || !budget.IsExpired && (!budget.Token.IsCancellationRequested || reader.IsCancellationRequested))
+            {
+                return null;
+            }
+
+            return budget.AsExpiry(exception as OperationCanceledException ?? new OperationCanceledException(exception.Message, exception, budget.Token));
+        }
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {

@@ -383,6 +383,8 @@ public sealed class Budget : IDisposable
     /// <summary>
     /// What an exception means for this budget: the attributed expiry when it is (or was caused by) one of this budget's
     /// deadlines, otherwise null — the work's own fault, or the caller's cancellation, which is never reported as a timeout.
+    /// A cancellation that arrives once this budget's deadline has passed is its expiry, even if the timer has not fired
+    /// yet (on an overloaded machine it may fire after an enclosing layer's).
     /// </summary>
     /// <param name="exception">An exception thrown by work run under this budget.</param>
     /// <returns>The expiry naming the innermost layer whose deadline passed, or <see langword="null"/>.</returns>
@@ -394,7 +396,7 @@ public sealed class Budget : IDisposable
             return exhausted;
         }
 
-        return exception is OperationCanceledException && Token.IsCancellationRequested
+        return exception is OperationCanceledException && (Token.IsCancellationRequested || IsExpired)
             ? Failure(exception) as BudgetExhaustedException
             : null;
     }
