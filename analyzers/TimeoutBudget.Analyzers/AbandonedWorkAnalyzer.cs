@@ -10,18 +10,16 @@ namespace TimeoutBudget.Analyzers;
 /// TB0004: a timed wait (<c>WaitAsync(t)</c>, <c>Wait(t)</c>, <c>WhenAny(work, Delay(t))</c>) over work that could take a token
 /// but got none, or over blocking code in <c>Task.Run</c>: the wait gives up, the work keeps running (seed 000's pool starvation).
 /// </summary>
-// Not registered on its own: TimeoutRulesAnalyzer runs this rule over the model it collects once for every rule. It stays
-// a DiagnosticAnalyzer so it can be tested (and run) alone.
-#pragma warning disable RS1001 // Missing diagnostic analyzer attribute
+[DiagnosticAnalyzer(LanguageNames.CSharp)]
 public sealed class AbandonedWorkAnalyzer : TypeTimeoutAnalyzer
 {
     public const string TokenFixProperty = "TokenFix";
 
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(Descriptors.TimedWaitAbandonsWork);
 
-    internal override bool IsRelevant(KnownTypes types) => types.Task is not null;
+    private protected override bool IsRelevant(KnownTypes types) => types.Task is not null;
 
-    internal override void Report(TypeTimeoutModel model, SymbolAnalysisContext context, DiagnosticSink sink)
+    private protected override void Report(TypeTimeoutModel model, SymbolAnalysisContext context, DiagnosticSink sink)
     {
         foreach (var invocation in model.Invocations)
         {
@@ -102,4 +100,3 @@ public sealed class AbandonedWorkAnalyzer : TypeTimeoutAnalyzer
     private static bool IsDelay(IInvocationOperation call, TypeTimeoutModel model) =>
         call.TargetMethod.Name == "Delay" && KnownTypes.IsOrDerivesFrom(call.TargetMethod.ContainingType, model.Types.Task);
 }
-#pragma warning restore RS1001

@@ -10,16 +10,14 @@ namespace TimeoutBudget.Analyzers;
 /// TB0006: this library's own API used against itself — a constant child budget that cannot fit its constant parent, and a
 /// cancellable call inside a budget scope that does not receive the budget's token (so it outlives the budget).
 /// </summary>
-// Not registered on its own: TimeoutRulesAnalyzer runs this rule over the model it collects once for every rule. It stays
-// a DiagnosticAnalyzer so it can be tested (and run) alone.
-#pragma warning disable RS1001 // Missing diagnostic analyzer attribute
+[DiagnosticAnalyzer(LanguageNames.CSharp)]
 public sealed class BudgetMisuseAnalyzer : TypeTimeoutAnalyzer
 {
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(Descriptors.BudgetMisuse);
 
-    internal override bool IsRelevant(KnownTypes types) => types.Budget is not null;
+    private protected override bool IsRelevant(KnownTypes types) => types.Budget is not null;
 
-    internal override void Report(TypeTimeoutModel model, SymbolAnalysisContext context, DiagnosticSink sink)
+    private protected override void Report(TypeTimeoutModel model, SymbolAnalysisContext context, DiagnosticSink sink)
     {
         var types = model.Types;
         var scopes = new List<(ILocalSymbol Budget, IOperation Block, int Start)>();
@@ -89,4 +87,3 @@ public sealed class BudgetMisuseAnalyzer : TypeTimeoutAnalyzer
         return null;
     }
 }
-#pragma warning restore RS1001

@@ -12,17 +12,15 @@ namespace TimeoutBudget.Analyzers;
 /// one added before it, the standard HTTP handler's attempt timeout with its total — and each retry schedule with the window
 /// it must fit in.
 /// </summary>
-// Not registered on its own: TimeoutRulesAnalyzer runs this rule over the model it collects once for every rule. It stays
-// a DiagnosticAnalyzer so it can be tested (and run) alone.
-#pragma warning disable RS1001 // Missing diagnostic analyzer attribute
+[DiagnosticAnalyzer(LanguageNames.CSharp)]
 public sealed class NestedTimeoutAnalyzer : TypeTimeoutAnalyzer
 {
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } =
         ImmutableArray.Create(Descriptors.InnerTimeoutNotShorter, Descriptors.RetryScheduleDoesNotFit, Descriptors.MarginTooSmall);
 
-    internal override bool IsRelevant(KnownTypes types) => true;
+    private protected override bool IsRelevant(KnownTypes types) => true;
 
-    internal override void Report(TypeTimeoutModel model, SymbolAnalysisContext context, DiagnosticSink sink)
+    private protected override void Report(TypeTimeoutModel model, SymbolAnalysisContext context, DiagnosticSink sink)
     {
         foreach (var invocation in model.Invocations)
         {
@@ -109,4 +107,3 @@ public sealed class NestedTimeoutAnalyzer : TypeTimeoutAnalyzer
         }
     }
 }
-#pragma warning restore RS1001

@@ -11,16 +11,14 @@ namespace TimeoutBudget.Analyzers;
 /// called without a bounded token, or <c>Process.WaitForExit()</c> / <c>WaitForExitAsync()</c> with neither timeout nor token
 /// (seed 003: runs stuck "running" forever). HttpClient's unwritten 100 s default is a deadline and is never reported.
 /// </summary>
-// Not registered on its own: TimeoutRulesAnalyzer runs this rule over the model it collects once for every rule. It stays
-// a DiagnosticAnalyzer so it can be tested (and run) alone.
-#pragma warning disable RS1001 // Missing diagnostic analyzer attribute
+[DiagnosticAnalyzer(LanguageNames.CSharp)]
 public sealed class UnboundedOperationAnalyzer : TypeTimeoutAnalyzer
 {
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(Descriptors.OperationWithoutDeadline);
 
-    internal override bool IsRelevant(KnownTypes types) => types.HttpClient is not null || types.Process is not null || types.AwsClientConfig is not null;
+    private protected override bool IsRelevant(KnownTypes types) => types.HttpClient is not null || types.Process is not null || types.AwsClientConfig is not null;
 
-    internal override void Report(TypeTimeoutModel model, SymbolAnalysisContext context, DiagnosticSink sink)
+    private protected override void Report(TypeTimeoutModel model, SymbolAnalysisContext context, DiagnosticSink sink)
     {
         var types = model.Types;
         foreach (var call in model.Invocations)
@@ -88,4 +86,3 @@ public sealed class UnboundedOperationAnalyzer : TypeTimeoutAnalyzer
         return false;
     }
 }
-#pragma warning restore RS1001

@@ -81,22 +81,6 @@ public sealed class CorpusRobustnessTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task The_combined_analyzer_reports_exactly_what_the_rules_report_one_by_one()
-    {
-        var files = CorpusGenerator.Generate(5_000, seed: 11).ToList();
-        var trees = files.Select(f => CSharpSyntaxTree.ParseText(f.Text, Parse, f.Name)).Append(CSharpSyntaxTree.ParseText(GlobalUsings, Parse, "GlobalUsings.cs"));
-        var compilation = CSharpCompilation.Create("Corpus", trees, RuntimeReferences.Value,
-            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
-
-        static string Key(Diagnostic d) => $"{d.Id} {d.Location.GetLineSpan()} {d.GetMessage(CultureInfo.InvariantCulture)}";
-        var combined = await compilation.WithAnalyzers([new TimeoutRulesAnalyzer()]).GetAnalyzerDiagnosticsAsync();
-        var oneByOne = await compilation.WithAnalyzers([new NestedTimeoutAnalyzer(), new AbandonedWorkAnalyzer(), new UnboundedOperationAnalyzer(), new BudgetMisuseAnalyzer()]).GetAnalyzerDiagnosticsAsync();
-
-        Assert.NotEmpty(combined);
-        Assert.Equal(oneByOne.Select(Key).Order(StringComparer.Ordinal), combined.Select(Key).Order(StringComparer.Ordinal));
-    }
-
-    [Fact]
     public async Task Every_analyzer_survives_thousands_of_truncated_and_token_mutated_test_sources()
     {
         var count = Setting("TIMEOUTBUDGET_MUTANTS", 300);

@@ -30,9 +30,9 @@ public abstract class TypeTimeoutAnalyzer : DiagnosticAnalyzer
     }
 
     /// <summary>Whether this rule has anything to look for in a compilation that has these types.</summary>
-    internal abstract bool IsRelevant(KnownTypes types);
+    private protected abstract bool IsRelevant(KnownTypes types);
 
-    internal abstract void Report(TypeTimeoutModel model, SymbolAnalysisContext context, DiagnosticSink sink);
+    private protected abstract void Report(TypeTimeoutModel model, SymbolAnalysisContext context, DiagnosticSink sink);
 
     private void Collect(SymbolStartAnalysisContext context, TypeTimeoutModel model)
     {

@@ -16,6 +16,10 @@ public sealed class Budget : IDisposable
 {
     private static readonly AsyncLocal<Budget?> Ambient = new();
 
+    // How early a system timer may fire by the precise clock and still count as on time: its millisecond truncation plus one
+    // tick of its coarse clock.
+    private static readonly TimeSpan EarlyFireTolerance = TimeSpan.FromMilliseconds(5);
+
     // The hot fields only: everything a budget rarely needs lives in Extras, so opening a child allocates one small object.
     private readonly BudgetOptions _options;
     private readonly TimeProvider _time;
@@ -156,13 +160,13 @@ public sealed class Budget : IDisposable
         }
     }
 
-    /// <summary>Time left until <see cref="Deadline"/>; zero once passed. Never increases.</summary>
+    /// <summary>Time left until <see cref="Deadline"/>; zero once passed or once the budget has expired. Never increases.</summary>
     public TimeSpan Remaining
     {
         get
         {
             var now = _time.GetTimestamp();
-            return now >= _deadlineTimestamp ? TimeSpan.Zero : _time.GetElapsedTime(now, _deadlineTimestamp);
+            return now >= _deadlineTimestamp || (Cause)Volatile.Read(ref _cause) == Cause.Expired ? TimeSpan.Zero : _time.GetElapsedTime(now, _deadlineTimestamp);
         }
     }
 
@@ -179,8 +183,12 @@ public sealed class Budget : IDisposable
         }
     }
 
-    /// <summary>Whether the deadline has passed (by the clock, even before the timer fires).</summary>
-    public bool IsExpired => _time.GetTimestamp() >= _deadlineTimestamp;
+    /// <summary>
+    /// Whether the budget has expired: its deadline has passed by the clock (even before the timer fires), or its timer
+    /// fired, which a system timer may do a moment early (it counts whole milliseconds on a coarse clock): at most 5 ms, and
+    /// never more than a twentieth of the allotment. Once true, it stays true and <see cref="Remaining"/> is zero.
+    /// </summary>
+    public bool IsExpired => _time.GetTimestamp() >= _deadlineTimestamp || (Cause)Volatile.Read(ref _cause) == Cause.Expired;
 
     /// <summary>Cancels at this budget's deadline, when its parent's token cancels, or when the caller's token does.</summary>
     /// <remarks>
@@ -742,9 +750,11 @@ public sealed class Budget : IDisposable
     {
         var now = _time.GetTimestamp();
         var early = now >= _deadlineTimestamp ? TimeSpan.Zero : _time.GetElapsedTime(now, _deadlineTimestamp);
-        // Timers decide on a coarser clock than ours and may fire a moment early. A budget never expires before its deadline
-        // by the precise clock (that would be a lie about the time left), so wait out the remainder instead.
-        if (early > TimeSpan.Zero && (Cause)Volatile.Read(ref _cause) == Cause.None)
+        // Timers count whole milliseconds on a coarser clock than ours (4 ms ticks on Linux) and may fire a moment early, as
+        // every .NET timeout does. Within that moment it is the deadline (IsExpired and Remaining agree from then on);
+        // earlier, or for a budget too short for such a moment to be a small error, wait out the remainder instead.
+        var tolerance = Allotted / 20 < EarlyFireTolerance ? Allotted / 20 : EarlyFireTolerance;
+        if (early > tolerance && (Cause)Volatile.Read(ref _cause) == Cause.None)
         {
             try
             {

@@ -59,18 +59,8 @@ internal sealed class TokenLease : IDisposable
     {
         Volatile.Write(ref _owner, owner);
         // The system timer queue fires by Environment.TickCount64; other clocks fire by their own timestamps.
-        if (_systemClock)
-        {
-            // The system timer counts whole milliseconds and would truncate: round up, so it never fires before the deadline.
-            var milliseconds = (long)Math.Ceiling(window.TotalMilliseconds);
-            _due = Environment.TickCount64 + milliseconds;
-            Timer.Change(TimeSpan.FromMilliseconds(milliseconds), Timeout.InfiniteTimeSpan);
-        }
-        else
-        {
-            _due = deadlineTimestamp;
-            Timer.Change(window, Timeout.InfiniteTimeSpan);
-        }
+        _due = _systemClock ? Environment.TickCount64 + (long)window.TotalMilliseconds : deadlineTimestamp;
+        Timer.Change(window, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>Stops the timer and, when no callback can still be on its way to the old owner, makes the lease reusable.</summary>
