@@ -27,11 +27,6 @@ public sealed class CorpusRobustnessTests(ITestOutputHelper output)
     /// </summary>
     private static readonly TimeSpan PerFileBound = TimeSpan.FromSeconds(60);
 
-    private static readonly ImmutableArray<DiagnosticAnalyzer> AllAnalyzers = typeof(NestedTimeoutAnalyzer).Assembly.GetTypes()
-        .Where(t => !t.IsAbstract && typeof(DiagnosticAnalyzer).IsAssignableFrom(t) && t.GetCustomAttributes(typeof(DiagnosticAnalyzerAttribute), false).Length > 0)
-        .Select(t => (DiagnosticAnalyzer)Activator.CreateInstance(t)!)
-        .ToImmutableArray();
-
     private static readonly CSharpParseOptions Parse = CSharpParseOptions.Default.WithLanguageVersion(LanguageVersion.Latest);
 
     private static int Setting(string name, int fallback) =>
@@ -57,7 +52,7 @@ public sealed class CorpusRobustnessTests(ITestOutputHelper output)
         var lines = Setting("TIMEOUTBUDGET_CORPUS_LINES", 20_000);
         var files = CorpusGenerator.Generate(lines).ToList();
         var trees = files.Select(f => CSharpSyntaxTree.ParseText(f.Text, Parse, f.Name)).ToList();
-        trees.Add(CSharpSyntaxTree.ParseText(GlobalUsings, Parse, "GlobalUsings.cs"));
+        trees.Add(CSharpSyntaxTree.ParseText(RobustnessTests.ImplicitUsings, Parse, "GlobalUsings.cs"));
         var compilation = CSharpCompilation.Create("Corpus", trees, RuntimeReferences.Value,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
 
@@ -84,7 +79,7 @@ public sealed class CorpusRobustnessTests(ITestOutputHelper output)
     public async Task Every_analyzer_survives_thousands_of_truncated_and_token_mutated_test_sources()
     {
         var count = Setting("TIMEOUTBUDGET_MUTANTS", 300);
-        var sources = Directory.EnumerateFiles(Path.Combine(RepositoryRoot(), "tests"), "*.cs", SearchOption.AllDirectories)
+        var sources = Directory.EnumerateFiles(Path.Combine(RobustnessTests.RepositoryRoot(), "tests"), "*.cs", SearchOption.AllDirectories)
             .Where(path => !path.Split(Path.DirectorySeparatorChar).Any(part => part is "bin" or "obj"))
             .Order(StringComparer.Ordinal)
             .Select(File.ReadAllText)
@@ -94,7 +89,7 @@ public sealed class CorpusRobustnessTests(ITestOutputHelper output)
         var references = await TestReferences.Net80.ResolveAsync(LanguageNames.CSharp, CancellationToken.None);
         var shared = new[]
         {
-            CSharpSyntaxTree.ParseText(GlobalUsings, Parse, "GlobalUsings.cs"),
+            CSharpSyntaxTree.ParseText(RobustnessTests.ImplicitUsings, Parse, "GlobalUsings.cs"),
             CSharpSyntaxTree.ParseText(Stubs.Source, Parse, "Stubs.cs"),
         };
         var random = new Random(8);
@@ -172,35 +167,12 @@ public sealed class CorpusRobustnessTests(ITestOutputHelper output)
         using var timeout = new CancellationTokenSource(bound);
         try
         {
-            var diagnostics = await compilation.WithAnalyzers(AllAnalyzers, options).GetAnalyzerDiagnosticsAsync(timeout.Token);
+            var diagnostics = await compilation.WithAnalyzers(RobustnessTests.AllAnalyzers, options).GetAnalyzerDiagnosticsAsync(timeout.Token);
             return (exceptions, diagnostics);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
             throw new TimeoutException($"Analysis of {compilation.AssemblyName} took longer than {bound}.");
         }
-    }
-
-    private const string GlobalUsings = """
-        global using System;
-        global using System.Collections.Generic;
-        global using System.IO;
-        global using System.Linq;
-        global using System.Net.Http;
-        global using System.Threading;
-        global using System.Threading.Tasks;
-        """;
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Directory.Packages.props")) && Directory.Exists(Path.Combine(directory.FullName, "analyzers")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("The repository root was not found above " + AppContext.BaseDirectory);
     }
 }

@@ -12,7 +12,7 @@ namespace TimeoutBudget.Analyzers.Tests;
 /// </summary>
 public class RobustnessTests
 {
-    private const string ImplicitUsings = """
+    internal const string ImplicitUsings = """
         global using System;
         global using System.Collections.Generic;
         global using System.IO;
@@ -22,7 +22,7 @@ public class RobustnessTests
         global using System.Threading.Tasks;
         """;
 
-    private static readonly ImmutableArray<DiagnosticAnalyzer> AllAnalyzers = typeof(NestedTimeoutAnalyzer).Assembly.GetTypes()
+    internal static readonly ImmutableArray<DiagnosticAnalyzer> AllAnalyzers = typeof(NestedTimeoutAnalyzer).Assembly.GetTypes()
         .Where(t => !t.IsAbstract && typeof(DiagnosticAnalyzer).IsAssignableFrom(t) && t.GetCustomAttributes(typeof(DiagnosticAnalyzerAttribute), false).Length > 0)
         .Select(t => (DiagnosticAnalyzer)Activator.CreateInstance(t)!)
         .ToImmutableArray();
@@ -139,7 +139,7 @@ public class RobustnessTests
         Assert.DoesNotContain(diagnostics, d => d.Id is "AD0001" or "AD0002");
     }
 
-    private static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
         {
