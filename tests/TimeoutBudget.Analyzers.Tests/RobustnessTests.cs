@@ -120,10 +120,23 @@ public class RobustnessTests
             references,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
 
+        var (exceptions, diagnostics) = await AnalyzeAsync(compilation, additionalFiles, TimeSpan.FromMinutes(2));
+
+        Assert.Empty(exceptions);
+        Assert.DoesNotContain(diagnostics, d => d.Id is "AD0001" or "AD0002");
+    }
+
+    /// <summary>
+    /// Every analyzer over <paramref name="compilation"/>, collecting each analyzer exception instead of letting the driver
+    /// turn it into AD0001; a run longer than <paramref name="bound"/> fails instead of hanging the test.
+    /// </summary>
+    internal static async Task<(List<string> Exceptions, ImmutableArray<Diagnostic> Diagnostics)> AnalyzeAsync(
+        Compilation compilation, ImmutableArray<AdditionalText> additionalFiles, TimeSpan bound)
+    {
         var exceptions = new List<string>();
         var options = new CompilationWithAnalyzersOptions(
             new AnalyzerOptions(additionalFiles),
-            (exception, analyzer, diagnostic) =>
+            (exception, analyzer, _) =>
             {
                 lock (exceptions)
                 {
@@ -133,10 +146,16 @@ public class RobustnessTests
             concurrentAnalysis: true,
             logAnalyzerExecutionTime: false,
             reportSuppressedDiagnostics: false);
-        var diagnostics = await compilation.WithAnalyzers(AllAnalyzers, options).GetAllDiagnosticsAsync();
-
-        Assert.Empty(exceptions);
-        Assert.DoesNotContain(diagnostics, d => d.Id is "AD0001" or "AD0002");
+        using var timeout = new CancellationTokenSource(bound);
+        try
+        {
+            var diagnostics = await compilation.WithAnalyzers(AllAnalyzers, options).GetAllDiagnosticsAsync(timeout.Token);
+            return (exceptions, diagnostics);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            throw new TimeoutException($"Analysis of {compilation.AssemblyName} took longer than {bound}.");
+        }
     }
 
     internal static string RepositoryRoot()

@@ -52,15 +52,7 @@ public static class Program
             var (markdown, svg) = StarvationExperiment.Run(StarvationSettings.Full);
             Console.WriteLine(markdown);
             Save("starvation.md", markdown);
-            var root = Measure.RepositoryRoot();
-            if (root is not null)
-            {
-                var path = Path.Combine(root, "docs", "images", "starvation.svg");
-                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-                File.WriteAllText(path, svg);
-                Console.WriteLine($"Plot written to {path}");
-            }
-
+            SaveImage("starvation.svg", svg);
             return 0;
         }
 
