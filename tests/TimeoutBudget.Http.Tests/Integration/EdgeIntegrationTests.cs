@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace TimeoutBudget.Http.Tests.Integration;
 
 /// <summary>Real Kestrel servers and sockets on loopback: hostile headers, the request-timeouts middleware, seeds 002 and 003.</summary>
+[Collection(WallClockCollection.Name)]
 public sealed class EdgeIntegrationTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);

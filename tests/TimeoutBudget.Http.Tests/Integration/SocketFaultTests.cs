@@ -18,6 +18,7 @@ namespace TimeoutBudget.Http.Tests.Integration;
 /// Each test prints the overshoot it measured. <c>TIMEOUTBUDGET_FAULT_REPEATS</c> repeats every case (default 1); the
 /// figures in docs/reliability.md come from a repeated run.
 /// </remarks>
+[Collection(WallClockCollection.Name)]
 public sealed class SocketFaultTests(ITestOutputHelper output)
 {
     /// <summary>
