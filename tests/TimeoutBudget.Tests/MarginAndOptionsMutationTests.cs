@@ -250,6 +250,15 @@ public sealed class MarginAndOptionsMutationTests
     }
 
     [Fact]
+    public void Several_invalid_settings_are_listed_as_separate_sentences()
+    {
+        var error = Assert.Throws<ArgumentException>(new BudgetOptions { TimeProvider = null!, Margin = null! }.EnsureValid);
+        Assert.Contains("The TimeProvider field is required.", error.Message, StringComparison.Ordinal);
+        Assert.Contains("The Margin field is required.", error.Message, StringComparison.Ordinal);
+        Assert.Contains("required. The ", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_reserve_as_long_as_MaxTimeout_is_refused_quoting_both()
     {
         var options = new BudgetOptions { Reserve = TimeSpan.FromSeconds(1), MaxTimeout = TimeSpan.FromSeconds(1) };
