@@ -257,7 +257,7 @@ public sealed class BudgetMutationTests
     }
 
     [Fact]
-    public void Work_completing_synchronously_is_counted_as_completed()
+    public async Task Work_completing_synchronously_or_later_is_counted_as_completed()
     {
         var layer = "sync-" + Guid.NewGuid().ToString("N")[..8];
         var outcomes = new List<string>();
@@ -286,6 +286,12 @@ public sealed class BudgetMutationTests
         var pending = root.TryRunAsync(static (state, _) => new ValueTask<int>(state), 7);
         Assert.True(pending.IsCompletedSuccessfully);
         Assert.Equal(["completed"], outcomes);
+
+        var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var later = root.TryRunAsync(_ => gate.Task);
+        gate.SetResult(8);
+        Assert.Equal(8, (await later.WaitAsync(TimeSpan.FromSeconds(10))).Value);
+        Assert.Equal(["completed", "completed"], outcomes);
     }
 
     [Fact]
