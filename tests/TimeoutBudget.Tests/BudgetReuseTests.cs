@@ -236,19 +236,24 @@ public sealed class BudgetReuseTests
     {
         // Many short budgets on the system clock, some expiring while open, across threads sharing one pool: a token
         // seen cancelled must belong to a budget that is due: a timer may fire one coarse tick early, never by a whole budget.
+        // The callers are dedicated threads, so their spinning never keeps the thread pool from running the timers.
         var tolerance = TimeSpan.FromMilliseconds(5);
         using var root = Budget.Start("request", TimeSpan.FromHours(1));
         var violations = 0;
         var expiredSeen = 0;
-        var workers = Enumerable.Range(0, 4).Select(seed => Task.Run(() =>
+        var waitedFor = 0;
+        var expiredWhileWaiting = 0;
+        var workers = Enumerable.Range(0, 4).Select(seed => Task.Factory.StartNew(() =>
         {
             var random = new Random(seed);
             for (var i = 0; i < 3_000; i++)
             {
-                using var call = root.DetachedChild("call", TimeSpan.FromMilliseconds(random.Next(1, 60)));
+                // Every 20th caller holds its budget until it expires (bounded), so expiries while open are certain.
+                var waitForExpiry = i % 20 == 0;
+                using var call = root.DetachedChild("call", TimeSpan.FromMilliseconds(waitForExpiry ? random.Next(1, 5) : random.Next(1, 60)));
                 var spin = Stopwatch.StartNew();
-                var hold = TimeSpan.FromMilliseconds(random.NextDouble() * (i % 20 == 0 ? 15 : 0.2));
-                while (spin.Elapsed < hold)
+                var hold = waitForExpiry ? TimeSpan.FromSeconds(5) : TimeSpan.FromMilliseconds(random.NextDouble() * 0.2);
+                while (spin.Elapsed < hold && !(waitForExpiry && call.Token.IsCancellationRequested))
                 {
                     if (call.Token.IsCancellationRequested && call.Remaining > tolerance)
                     {
@@ -264,12 +269,23 @@ public sealed class BudgetReuseTests
                         Interlocked.Increment(ref violations);
                     }
                 }
-            }
-        })).ToArray();
 
-        await Task.WhenAll(workers).WaitAsync(TimeSpan.FromSeconds(60));
+                if (waitForExpiry)
+                {
+                    Interlocked.Increment(ref waitedFor);
+                    if (call.Token.IsCancellationRequested)
+                    {
+                        Interlocked.Increment(ref expiredWhileWaiting);
+                    }
+                }
+            }
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
+
+        await Task.WhenAll(workers).WaitAsync(TimeSpan.FromSeconds(120));
         Assert.Equal(0, violations);
-        Assert.True(expiredSeen > 0, "some budgets should have expired while open, or this test proves nothing");
+        Assert.Equal(4 * 150, waitedFor);
+        Assert.Equal(waitedFor, expiredWhileWaiting);
+        Assert.True(expiredSeen >= expiredWhileWaiting);
     }
 
     /// <summary>A clock whose timers fire only when the test says so, to play a timer that fires early.</summary>

@@ -45,6 +45,17 @@ public sealed class SocketFaultTests(ITestOutputHelper output)
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
+    /// <summary>
+    /// How late a plain <see cref="Task.Delay(TimeSpan)"/> set at the same moment as the run fires: the process's own timer
+    /// lateness, printed beside each return so a late return can be told apart from a late machine.
+    /// </summary>
+    private static async Task<TimeSpan> PlainTimerLatenessAsync(TimeSpan delay)
+    {
+        var started = Stopwatch.GetTimestamp();
+        await Task.Delay(delay).ConfigureAwait(false);
+        return Stopwatch.GetElapsedTime(started) - delay;
+    }
+
     private static string Signed(TimeSpan t) => t.TotalMilliseconds.ToString("+0.0;-0.0", CultureInfo.InvariantCulture);
 
     /// <summary>
@@ -97,7 +108,9 @@ public sealed class SocketFaultTests(ITestOutputHelper output)
         var outer = 0;
         for (var i = 0; i < Repeats; i++)
         {
+            var paused = GC.GetTotalPauseDuration();
             var started = Stopwatch.GetTimestamp();
+            var plainTimer = PlainTimerLatenessAsync(deadline);
             BudgetResult<string> result;
             using (var run = Budget.Start("run", deadline, options))
             {
@@ -106,7 +119,8 @@ public sealed class SocketFaultTests(ITestOutputHelper output)
 
             var overshoot = Stopwatch.GetElapsedTime(started) - deadline;
             worst = Max(worst, overshoot);
-            returns.Add(Signed(overshoot));
+            var plainLate = await plainTimer.WaitAsync(Bound);
+            returns.Add($"{Signed(overshoot)} (plain timer {Signed(plainLate)}, GC {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F0})");
 
             // The fetch's deadline comes first, so it is the layer named — unless the machine ran its timer so late that the
             // run's own deadline (which had passed too) ended the wait first; then the run is named, truthfully but less
@@ -127,7 +141,7 @@ public sealed class SocketFaultTests(ITestOutputHelper output)
             Assert.True(server.BytesSent >= 2, $"only {server.BytesSent} bytes were dripped");
         }
 
-        output.WriteLine($"fault {fault}: deadline {deadlineMs} ms, {Repeats} run(s), latest return {Signed(worst)} ms against the deadline (tolerance +{Tolerance.TotalMilliseconds} ms), monitor empty {settled.TotalMilliseconds:F1} ms after the return at worst; named run/fetch {Repeats - outer} times, run {outer} times; each return: {string.Join(' ', returns)} ms");
+        output.WriteLine($"fault {fault}: deadline {deadlineMs} ms, {Repeats} run(s), latest return {Signed(worst)} ms against the deadline (tolerance +{Tolerance.TotalMilliseconds} ms), monitor empty {settled.TotalMilliseconds:F1} ms after the return at worst; named run/fetch {Repeats - outer} times, run {outer} times; each return in ms (with a plain timer's lateness and GC pause ms in the same run): {string.Join("; ", returns)}");
     }
 
     /// <summary>Seed 004: a reset is a failure of its own, reported as itself and at once, never dressed up as a timeout.</summary>
