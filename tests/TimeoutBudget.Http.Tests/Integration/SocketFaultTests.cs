@@ -22,8 +22,10 @@ namespace TimeoutBudget.Http.Tests.Integration;
 public sealed class SocketFaultTests(ITestOutputHelper output)
 {
     /// <summary>
-    /// How late after its deadline a caller may get control back. The timer fires on time; the rest is the thread pool
-    /// picking up the continuation and the socket being torn down, on a 2-core machine running other test projects.
+    /// How late after its deadline a caller may get control back, beyond how late the runtime's own timers were at that
+    /// moment (a plain <see cref="Task.Delay(TimeSpan)"/> set beside the call): the thread pool picking up the continuation
+    /// and the socket being torn down, on a 2-core machine running other test projects. The first timeout of a fresh
+    /// process (JIT, first exceptions) is measured and printed but not held to it.
     /// </summary>
     public static readonly TimeSpan Tolerance = TimeSpan.FromMilliseconds(250);
 
@@ -46,14 +48,35 @@ public sealed class SocketFaultTests(ITestOutputHelper output)
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     /// <summary>
-    /// How late a plain <see cref="Task.Delay(TimeSpan)"/> set at the same moment as the run fires: the process's own timer
-    /// lateness, printed beside each return so a late return can be told apart from a late machine.
+    /// Runs one call against its deadline beside a plain <see cref="Task.Delay(TimeSpan)"/> set at the same moment: how late
+    /// control came back, how late the process's own timer fired, and a printable line with the GC pause in between. A
+    /// budget cannot fire before the runtime's timers do, so a late plain timer tells a stalled process from a late budget.
     /// </summary>
-    private static async Task<TimeSpan> PlainTimerLatenessAsync(TimeSpan delay)
+    private static async Task<(T Result, TimeSpan Overshoot, TimeSpan PlainLate, string Report)> TimedAsync<T>(Func<Task<T>> call, TimeSpan deadline)
     {
+        var paused = GC.GetTotalPauseDuration();
         var started = Stopwatch.GetTimestamp();
-        await Task.Delay(delay).ConfigureAwait(false);
-        return Stopwatch.GetElapsedTime(started) - delay;
+        var plainTimer = PlainTimerLatenessAsync(deadline);
+        var result = await call();
+        var overshoot = Stopwatch.GetElapsedTime(started) - deadline;
+        var plainLate = await plainTimer.WaitAsync(Bound);
+        var gc = GC.GetTotalPauseDuration() - paused;
+        return (result, overshoot, plainLate, $"{Signed(overshoot)} (plain timer {Signed(plainLate)}, GC {gc.TotalMilliseconds:F0})");
+
+        static async Task<TimeSpan> PlainTimerLatenessAsync(TimeSpan delay)
+        {
+            var started = Stopwatch.GetTimestamp();
+            await Task.Delay(delay).ConfigureAwait(false);
+            return Stopwatch.GetElapsedTime(started) - delay;
+        }
+    }
+
+    /// <summary>Control came back within <see cref="Tolerance"/> of the deadline, counted beyond the plain timer's own lateness.</summary>
+    private static void AssertWithinTolerance(TimeSpan overshoot, TimeSpan plainLate, string what)
+    {
+        var allowed = Tolerance + Max(plainLate, TimeSpan.Zero);
+        Assert.True(overshoot <= allowed,
+            $"{what} {Signed(overshoot)} ms against the deadline; a plain timer set at the same moment was {Signed(plainLate)} ms late, so at most {Signed(allowed)} ms was allowed");
     }
 
     private static string Signed(TimeSpan t) => t.TotalMilliseconds.ToString("+0.0;-0.0", CultureInfo.InvariantCulture);
@@ -90,15 +113,21 @@ public sealed class SocketFaultTests(ITestOutputHelper output)
         // The run keeps a margin back from the fetch so the fetch's own expiry is what surfaces, as in seed 003.
         var options = new BudgetOptions { Monitor = monitor, Margin = BudgetMargin.Fraction(0.05, TimeSpan.FromMilliseconds(200)) };
 
-        // One unmeasured exchange first: on a small VM the first pass through the HTTP stack (JIT, first exceptions) can hold
+        // One exchange first, printed but not held to the tolerance: on a small VM the first pass through the HTTP stack (JIT, first exceptions) can hold
         // the thread pool long enough to delay timers, which is a property of the test process, not of budgets.
         // Against its own server, stopped before measuring, so that server's late answer cannot land in a measured run.
+        string cold;
         await using (var warmUpServer = new FaultServer(fault, answerAfter: deadline + TimeSpan.FromMilliseconds(300)))
         await using (var warmUpProvider = FetchClient(warmUpServer.Address))
-        using (var warmUp = Budget.Start("warm-up", deadline, options))
         {
             var warmUpClients = warmUpProvider.GetRequiredService<IHttpClientFactory>();
-            await warmUp.TryRunAsync(token => warmUpClients.CreateClient("fetch").GetStringAsync("feed", token)).WaitAsync(Bound);
+            cold = (await TimedAsync(
+                async () =>
+                {
+                    using var warmUp = Budget.Start("warm-up", deadline, options);
+                    return await warmUp.TryRunAsync(token => warmUpClients.CreateClient("fetch").GetStringAsync("feed", token)).WaitAsync(Bound);
+                },
+                deadline)).Report;
         }
 
         await SettledAsync(monitor);
@@ -108,19 +137,15 @@ public sealed class SocketFaultTests(ITestOutputHelper output)
         var outer = 0;
         for (var i = 0; i < Repeats; i++)
         {
-            var paused = GC.GetTotalPauseDuration();
-            var started = Stopwatch.GetTimestamp();
-            var plainTimer = PlainTimerLatenessAsync(deadline);
-            BudgetResult<string> result;
-            using (var run = Budget.Start("run", deadline, options))
-            {
-                result = await run.TryRunAsync(token => clients.CreateClient("fetch").GetStringAsync("feed", token)).WaitAsync(Bound);
-            }
-
-            var overshoot = Stopwatch.GetElapsedTime(started) - deadline;
+            var (result, overshoot, plainLate, report) = await TimedAsync(
+                async () =>
+                {
+                    using var run = Budget.Start("run", deadline, options);
+                    return await run.TryRunAsync(token => clients.CreateClient("fetch").GetStringAsync("feed", token)).WaitAsync(Bound);
+                },
+                deadline);
             worst = Max(worst, overshoot);
-            var plainLate = await plainTimer.WaitAsync(Bound);
-            returns.Add($"{Signed(overshoot)} (plain timer {Signed(plainLate)}, GC {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F0})");
+            returns.Add(report);
 
             // The fetch's deadline comes first, so it is the layer named — unless the machine ran its timer so late that the
             // run's own deadline (which had passed too) ended the wait first; then the run is named, truthfully but less
@@ -128,9 +153,9 @@ public sealed class SocketFaultTests(ITestOutputHelper output)
             var named = result.ExpiredLayer;
             Assert.True(result.Outcome == BudgetOutcome.Expired && result.Exception is BudgetExhaustedException
                 && (named == "run/fetch" || named == "run" && overshoot >= TimeSpan.Zero),
-                $"{fault}, run {i + 1}: {result.Outcome} '{named}' after {Stopwatch.GetElapsedTime(started).TotalMilliseconds:F0} ms: {result.Exception}");
+                $"{fault}, run {i + 1}: {result.Outcome} '{named}' at {Signed(overshoot)} ms against the deadline: {result.Exception}");
             outer += named == "run" ? 1 : 0;
-            Assert.True(overshoot <= Tolerance, $"{fault}: control came back {overshoot.TotalMilliseconds:F1} ms after the deadline");
+            AssertWithinTolerance(overshoot, plainLate, $"{fault}: control came back");
             settled = Max(settled, await SettledAsync(monitor));
         }
 
@@ -141,7 +166,7 @@ public sealed class SocketFaultTests(ITestOutputHelper output)
             Assert.True(server.BytesSent >= 2, $"only {server.BytesSent} bytes were dripped");
         }
 
-        output.WriteLine($"fault {fault}: deadline {deadlineMs} ms, {Repeats} run(s), latest return {Signed(worst)} ms against the deadline (tolerance +{Tolerance.TotalMilliseconds} ms), monitor empty {settled.TotalMilliseconds:F1} ms after the return at worst; named run/fetch {Repeats - outer} times, run {outer} times; each return in ms (with a plain timer's lateness and GC pause ms in the same run): {string.Join("; ", returns)}");
+        output.WriteLine($"fault {fault}: deadline {deadlineMs} ms, cold first call {cold}; {Repeats} run(s), latest return {Signed(worst)} ms against the deadline (tolerance +{Tolerance.TotalMilliseconds} ms beyond a plain timer's lateness), monitor empty {settled.TotalMilliseconds:F1} ms after the return at worst; named run/fetch {Repeats - outer} times, run {outer} times; each return in ms (with a plain timer's lateness and GC pause ms in the same run): {string.Join("; ", returns)}");
     }
 
     /// <summary>Seed 004: a reset is a failure of its own, reported as itself and at once, never dressed up as a timeout.</summary>
@@ -209,23 +234,30 @@ public sealed class SocketFaultTests(ITestOutputHelper output)
             });
 
         using var caller = new HttpClient { BaseAddress = edge.Address, Timeout = Bound };
+
+        // The first timeout of a fresh process is measured and printed, not held to the tolerance (see ColdLateness).
+        var cold = await TimedAsync(() => caller.GetAsync("data").WaitAsync(Bound), maximum);
+        cold.Result.Dispose();
+        await SettledAsync(monitor);
+
         var worst = TimeSpan.MinValue;
         var settled = TimeSpan.Zero;
+        var returns = new List<string>();
         for (var i = 0; i < Repeats; i++)
         {
-            var started = Stopwatch.GetTimestamp();
-            using var response = await caller.GetAsync("data").WaitAsync(Bound);
-            var overshoot = Stopwatch.GetElapsedTime(started) - maximum;
+            var (response, overshoot, plainLate, report) = await TimedAsync(() => caller.GetAsync("data").WaitAsync(Bound), maximum);
+            using var _ = response;
             worst = Max(worst, overshoot);
+            returns.Add(report);
 
             Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
             Assert.Equal("api/upstream", Assert.Single(response.Headers.GetValues(BudgetHeaders.Expired)));
-            Assert.True(overshoot <= Tolerance, $"the 504 came {overshoot.TotalMilliseconds:F1} ms after the edge's deadline");
+            AssertWithinTolerance(overshoot, plainLate, "the 504 came back");
 
             // The response can reach us a moment before the middleware's budget is disposed.
             settled = Max(settled, await SettledAsync(monitor));
         }
 
-        output.WriteLine($"fault SlowUpstreamBehindMiddleware: deadline {maximum.TotalMilliseconds} ms, {Repeats} run(s), latest 504 {Signed(worst)} ms against the deadline (tolerance +{Tolerance.TotalMilliseconds} ms), monitor empty {settled.TotalMilliseconds:F1} ms after the response at worst");
+        output.WriteLine($"fault SlowUpstreamBehindMiddleware: deadline {maximum.TotalMilliseconds} ms, cold first call {cold.Report}; {Repeats} run(s), latest 504 {Signed(worst)} ms against the deadline (tolerance +{Tolerance.TotalMilliseconds} ms beyond a plain timer's lateness), monitor empty {settled.TotalMilliseconds:F1} ms after the response at worst; each 504 in ms: {string.Join("; ", returns)}");
     }
 }
