@@ -22,10 +22,9 @@ namespace TimeoutBudget.Http.Tests.Integration;
 public sealed class SocketFaultTests(ITestOutputHelper output)
 {
     /// <summary>
-    /// How late after its deadline a caller may get control back, beyond how late the runtime's own timers were at that
-    /// moment (a plain <see cref="Task.Delay(TimeSpan)"/> set beside the call): the thread pool picking up the continuation
-    /// and the socket being torn down, on a 2-core machine running other test projects. The first timeout of a fresh
-    /// process (JIT, first exceptions) is measured and printed but not held to it.
+    /// How late after its deadline a caller may get control back: the thread pool picking up the continuation and the
+    /// socket being torn down, on a 2-core machine running other test projects. The first timeout of a fresh process (JIT,
+    /// first exceptions) is measured and printed but not held to it.
     /// </summary>
     public static readonly TimeSpan Tolerance = TimeSpan.FromMilliseconds(250);
 
@@ -71,13 +70,13 @@ public sealed class SocketFaultTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>Control came back within <see cref="Tolerance"/> of the deadline, counted beyond the plain timer's own lateness.</summary>
-    private static void AssertWithinTolerance(TimeSpan overshoot, TimeSpan plainLate, string what)
-    {
-        var allowed = Tolerance + Max(plainLate, TimeSpan.Zero);
-        Assert.True(overshoot <= allowed,
-            $"{what} {Signed(overshoot)} ms against the deadline; a plain timer set at the same moment was {Signed(plainLate)} ms late, so at most {Signed(allowed)} ms was allowed");
-    }
+    /// <summary>
+    /// Control came back within <see cref="Tolerance"/> of the deadline. The plain timer's lateness goes into the message
+    /// only: a library that blocked pool threads would make both late, so it is no excuse.
+    /// </summary>
+    private static void AssertWithinTolerance(TimeSpan overshoot, TimeSpan plainLate, string what) =>
+        Assert.True(overshoot <= Tolerance,
+            $"{what} {Signed(overshoot)} ms against the deadline (tolerance +{Tolerance.TotalMilliseconds} ms); a plain timer set at the same moment was {Signed(plainLate)} ms late");
 
     private static string Signed(TimeSpan t) => t.TotalMilliseconds.ToString("+0.0;-0.0", CultureInfo.InvariantCulture);
 
@@ -166,7 +165,7 @@ public sealed class SocketFaultTests(ITestOutputHelper output)
             Assert.True(server.BytesSent >= 2, $"only {server.BytesSent} bytes were dripped");
         }
 
-        output.WriteLine($"fault {fault}: deadline {deadlineMs} ms, cold first call {cold}; {Repeats} run(s), latest return {Signed(worst)} ms against the deadline (tolerance +{Tolerance.TotalMilliseconds} ms beyond a plain timer's lateness), monitor empty {settled.TotalMilliseconds:F1} ms after the return at worst; named run/fetch {Repeats - outer} times, run {outer} times; each return in ms (with a plain timer's lateness and GC pause ms in the same run): {string.Join("; ", returns)}");
+        output.WriteLine($"fault {fault}: deadline {deadlineMs} ms, cold first call {cold}; {Repeats} run(s), latest return {Signed(worst)} ms against the deadline (tolerance +{Tolerance.TotalMilliseconds} ms), monitor empty {settled.TotalMilliseconds:F1} ms after the return at worst; named run/fetch {Repeats - outer} times, run {outer} times; each return in ms (with a plain timer's lateness and GC pause ms in the same run): {string.Join("; ", returns)}");
     }
 
     /// <summary>Seed 004: a reset is a failure of its own, reported as itself and at once, never dressed up as a timeout.</summary>
@@ -258,6 +257,6 @@ public sealed class SocketFaultTests(ITestOutputHelper output)
             settled = Max(settled, await SettledAsync(monitor));
         }
 
-        output.WriteLine($"fault SlowUpstreamBehindMiddleware: deadline {maximum.TotalMilliseconds} ms, cold first call {cold.Report}; {Repeats} run(s), latest 504 {Signed(worst)} ms against the deadline (tolerance +{Tolerance.TotalMilliseconds} ms beyond a plain timer's lateness), monitor empty {settled.TotalMilliseconds:F1} ms after the response at worst; each 504 in ms: {string.Join("; ", returns)}");
+        output.WriteLine($"fault SlowUpstreamBehindMiddleware: deadline {maximum.TotalMilliseconds} ms, cold first call {cold.Report}; {Repeats} run(s), latest 504 {Signed(worst)} ms against the deadline (tolerance +{Tolerance.TotalMilliseconds} ms), monitor empty {settled.TotalMilliseconds:F1} ms after the response at worst; each 504 in ms: {string.Join("; ", returns)}");
     }
 }
