@@ -147,7 +147,7 @@ public sealed class BudgetReuseTests
     [Fact]
     public void A_timer_firing_early_rearms_for_the_remainder_unless_it_is_within_one_tick()
     {
-        var clock = new ManualTimers();
+        var clock = new HandFiredClock();
         using var root = Budget.Start("orchestrator", Minute, new BudgetOptions { TimeProvider = clock });
 
         clock.FireAll();
@@ -174,7 +174,7 @@ public sealed class BudgetReuseTests
     public void A_cancellation_after_the_deadline_is_the_budgets_expiry_even_before_its_timer_fires()
     {
         // On an overloaded machine the timer thread runs late: an enclosing layer's cancellation can reach the work first.
-        var clock = new ManualTimers();
+        var clock = new HandFiredClock();
         using var root = Budget.Start("orchestrator", Minute, new BudgetOptions { TimeProvider = clock });
         using var call = root.DetachedChild("call", TimeSpan.FromSeconds(1));
 
@@ -286,69 +286,5 @@ public sealed class BudgetReuseTests
         Assert.Equal(4 * 150, waitedFor);
         Assert.Equal(waitedFor, expiredWhileWaiting);
         Assert.True(expiredSeen >= expiredWhileWaiting);
-    }
-
-    /// <summary>A clock whose timers fire only when the test says so, to play a timer that fires early.</summary>
-    private sealed class ManualTimers : TimeProvider
-    {
-        private readonly List<Timer> _timers = [];
-
-        public FakeTimeProvider Clock { get; } = new();
-
-        public TimeSpan LastDue { get; private set; }
-
-        public override long TimestampFrequency => Clock.TimestampFrequency;
-
-        public override long GetTimestamp() => Clock.GetTimestamp();
-
-        public override DateTimeOffset GetUtcNow() => Clock.GetUtcNow();
-
-        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
-        {
-            var timer = new Timer(this, callback, state);
-            _timers.Add(timer);
-            return timer;
-        }
-
-        public void FireAll()
-        {
-            foreach (var timer in _timers.ToArray())
-            {
-                timer.Fire();
-            }
-        }
-
-        private sealed class Timer(ManualTimers owner, TimerCallback callback, object? state) : ITimer
-        {
-            private bool _armed;
-
-            public bool Change(TimeSpan dueTime, TimeSpan period)
-            {
-                _armed = dueTime != Timeout.InfiniteTimeSpan;
-                if (_armed)
-                {
-                    owner.LastDue = dueTime;
-                }
-
-                return true;
-            }
-
-            public void Fire()
-            {
-                if (_armed)
-                {
-                    _armed = false;
-                    callback(state);
-                }
-            }
-
-            public void Dispose() => _armed = false;
-
-            public ValueTask DisposeAsync()
-            {
-                Dispose();
-                return ValueTask.CompletedTask;
-            }
-        }
     }
 }
