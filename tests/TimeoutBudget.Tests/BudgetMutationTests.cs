@@ -232,12 +232,7 @@ public sealed class BudgetMutationTests
         using var root = Budget.Start("api", TimeSpan.FromSeconds(10), _options, caller.Token);
         caller.Cancel();
 
-        var started = false;
-        var result = await root.TryRunAsync((_, _) =>
-        {
-            started = true;
-            return new ValueTask<int>(1);
-        }, 0);
+        var (started, result) = await WorkProbe.TryStartAsync(root);
 
         Assert.False(started);
         Assert.Equal(BudgetOutcome.Cancelled, result.Outcome);
@@ -359,12 +354,7 @@ public sealed class BudgetMutationTests
         using var root = Budget.Start("api", TimeSpan.FromSeconds(1), new BudgetOptions { TimeProvider = clock });
         clock.Advance(TimeSpan.FromSeconds(1));
 
-        var started = false;
-        var result = await root.TryRunAsync((_, _) =>
-        {
-            started = true;
-            return new ValueTask<int>(1);
-        }, 0);
+        var (started, result) = await WorkProbe.TryStartAsync(root);
 
         Assert.False(started);
         Assert.Equal(BudgetOutcome.Expired, result.Outcome);

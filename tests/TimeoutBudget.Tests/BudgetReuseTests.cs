@@ -221,12 +221,7 @@ public sealed class BudgetReuseTests
 
         using var late = root.DetachedChild("late", TimeSpan.FromSeconds(1));
         _clock.Advance(TimeSpan.FromSeconds(1));
-        var started = false;
-        var before = await late.TryRunAsync((_, _) =>
-        {
-            started = true;
-            return new ValueTask<int>(1);
-        }, 0);
+        var (started, before) = await WorkProbe.TryStartAsync(late);
         Assert.Equal(BudgetOutcome.Expired, before.Outcome);
         Assert.False(started);
     }
