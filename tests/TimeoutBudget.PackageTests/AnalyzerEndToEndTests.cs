@@ -3,7 +3,8 @@ using System.Text.Json;
 namespace TimeoutBudget.PackageTests;
 
 /// <summary>The analyzer inside the package, as a user meets it: build output, a CI gate, SARIF and .editorconfig.</summary>
-public sealed class AnalyzerEndToEndTests(PackageFixture fixture) : IClassFixture<PackageFixture>
+[Collection(PackageCollection.Name)]
+public sealed class AnalyzerEndToEndTests(PackageFixture fixture)
 {
     // Fetcher.cs, line 8: var client = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
     private const string ExpectedLocation = "Fetcher.cs(8,";

@@ -1,7 +1,8 @@
 namespace TimeoutBudget.PackageTests;
 
 /// <summary>Consumes the packed package from a fresh project, as a user would.</summary>
-public sealed class PackageEndToEndTests(PackageFixture fixture) : IClassFixture<PackageFixture>
+[Collection(PackageCollection.Name)]
+public sealed class PackageEndToEndTests(PackageFixture fixture)
 {
     [Fact]
     public void The_package_carries_both_runtimes_the_readme_and_its_metadata()

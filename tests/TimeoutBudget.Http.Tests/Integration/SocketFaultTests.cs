@@ -112,21 +112,20 @@ public sealed class SocketFaultTests(ITestOutputHelper output)
         // The run keeps a margin back from the fetch so the fetch's own expiry is what surfaces, as in seed 003.
         var options = new BudgetOptions { Monitor = monitor, Margin = BudgetMargin.Fraction(0.05, TimeSpan.FromMilliseconds(200)) };
 
-        // One exchange first, printed but not held to the tolerance: on a small VM the first pass through the HTTP stack (JIT, first exceptions) can hold
-        // the thread pool long enough to delay timers, which is a property of the test process, not of budgets.
-        // Against its own server, stopped before measuring, so that server's late answer cannot land in a measured run.
+        async Task<BudgetResult<string>> FetchUnderBudgetAsync(string layer, IHttpClientFactory fetchClients)
+        {
+            using var run = Budget.Start(layer, deadline, options);
+            return await run.TryRunAsync(token => fetchClients.CreateClient("fetch").GetStringAsync("feed", token)).WaitAsync(Bound);
+        }
+
+        // One exchange first, on a fresh process (JIT, first exceptions): printed, not held to the tolerance. Against its
+        // own server, stopped before measuring, so that server's late answer cannot land in a measured run.
         string cold;
         await using (var warmUpServer = new FaultServer(fault, answerAfter: deadline + TimeSpan.FromMilliseconds(300)))
         await using (var warmUpProvider = FetchClient(warmUpServer.Address))
         {
             var warmUpClients = warmUpProvider.GetRequiredService<IHttpClientFactory>();
-            cold = (await TimedAsync(
-                async () =>
-                {
-                    using var warmUp = Budget.Start("warm-up", deadline, options);
-                    return await warmUp.TryRunAsync(token => warmUpClients.CreateClient("fetch").GetStringAsync("feed", token)).WaitAsync(Bound);
-                },
-                deadline)).Report;
+            cold = (await TimedAsync(() => FetchUnderBudgetAsync("warm-up", warmUpClients), deadline)).Report;
         }
 
         await SettledAsync(monitor);
@@ -136,13 +135,7 @@ public sealed class SocketFaultTests(ITestOutputHelper output)
         var outer = 0;
         for (var i = 0; i < Repeats; i++)
         {
-            var (result, overshoot, plainLate, report) = await TimedAsync(
-                async () =>
-                {
-                    using var run = Budget.Start("run", deadline, options);
-                    return await run.TryRunAsync(token => clients.CreateClient("fetch").GetStringAsync("feed", token)).WaitAsync(Bound);
-                },
-                deadline);
+            var (result, overshoot, plainLate, report) = await TimedAsync(() => FetchUnderBudgetAsync("run", clients), deadline);
             worst = Max(worst, overshoot);
             returns.Add(report);
 
@@ -234,7 +227,7 @@ public sealed class SocketFaultTests(ITestOutputHelper output)
 
         using var caller = new HttpClient { BaseAddress = edge.Address, Timeout = Bound };
 
-        // The first timeout of a fresh process is measured and printed, not held to the tolerance (see ColdLateness).
+        // The first timeout of a fresh process is measured and printed, not held to the tolerance (see Tolerance).
         var cold = await TimedAsync(() => caller.GetAsync("data").WaitAsync(Bound), maximum);
         cold.Result.Dispose();
         await SettledAsync(monitor);
