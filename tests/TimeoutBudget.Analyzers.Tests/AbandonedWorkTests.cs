@@ -60,7 +60,7 @@ public class AbandonedWorkTests
         """);
 
     [Fact]
-    public Task Waits_that_are_not_wrappers_and_work_given_a_token_are_not_reported() => Verifier.AnalyzerAsync("""
+    public Task Work_given_the_timeout_token_or_produced_elsewhere_is_not_reported() => Verifier.AnalyzerAsync("""
         using System;
         using System.Threading;
         using System.Threading.Tasks;
@@ -72,12 +72,28 @@ public class AbandonedWorkTests
             {
                 using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
                 await sqs.ReceiveMessageAsync(queue, cts.Token).WaitAsync(TimeSpan.FromSeconds(30));
-                await sqs.ReceiveMessageAsync(queue, token).WaitAsync(TimeSpan.FromSeconds(30));
                 await unknownWork.WaitAsync(TimeSpan.FromSeconds(30));
                 await Task.WhenAny(unknownWork, Task.Delay(1000));
                 await Task.WhenAll(unknownWork, Task.Delay(1000));
-                await Task.Run(async () => await sqs.ReceiveMessageAsync(queue, token)).WaitAsync(TimeSpan.FromSeconds(30));
+                await Task.Run(async () => await sqs.ReceiveMessageAsync(queue, cts.Token)).WaitAsync(TimeSpan.FromSeconds(30));
                 await sqs.ReceiveMessageAsync(queue).WaitAsync(Timeout.InfiniteTimeSpan);
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Work_given_the_callers_token_is_abandoned_when_the_wait_gives_up() => Verifier.AnalyzerAsync("""
+        using System;
+        using System.Threading;
+        using System.Threading.Tasks;
+        using Amazon.SQS;
+
+        class Poller
+        {
+            public async Task PollAsync(AmazonSQSClient sqs, string queue, CancellationToken token)
+            {
+                await {|TB0004:sqs.ReceiveMessageAsync(queue, token)|}.WaitAsync(TimeSpan.FromSeconds(30));
+                await {|TB0004:Task.Run(async () => await sqs.ReceiveMessageAsync(queue, token))|}.WaitAsync(TimeSpan.FromSeconds(30));
             }
         }
         """);
@@ -96,8 +112,8 @@ public class AbandonedWorkThroughTaskRunTests
             public Task<string> FetchAsync(HttpClient client, string url) =>
                 Task.Run(() => {|TB0004:client.GetStringAsync(url)|}).WaitAsync(TimeSpan.FromSeconds(5));
 
-            public Task<string> AsyncMethodGroupIsNotBlocking() =>
-                Task.Run(LoadAsync).WaitAsync(TimeSpan.FromSeconds(5));
+            public Task<string> AsyncMethodGroupThatTakesNoToken() =>
+                {|TB0004:Task.Run(LoadAsync)|}.WaitAsync(TimeSpan.FromSeconds(5));
 
             private static Task<string> LoadAsync() => Task.FromResult("x");
         }

@@ -46,7 +46,7 @@ public class MessageTests
         var diagnostic = Assert.Single(await DiagnosticsAsync(new AbandonedWorkAnalyzer(), Seed000));
         var message = diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture);
         Assert.Contains("The wait gives up after 180 s while the blocking code in Task.Run (allowed 240 s by the SDK timeout of '_sqs'", message, StringComparison.Ordinal);
-        Assert.Contains("keeps running on a pool thread", message, StringComparison.Ordinal);
+        Assert.Contains("on a pool thread that a token cannot stop", message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -5,16 +5,18 @@ namespace TimeoutBudget.Analyzers.Model;
 
 /// <summary>
 /// A wait that gives up after a time without cancelling what it waits for: <c>task.WaitAsync(t)</c>, <c>task.Wait(t)</c>, or
-/// <c>Task.WhenAny(work, Task.Delay(t))</c>.
+/// <c>Task.WhenAny(work, delay)</c> where the delay is <c>Task.Delay(t)</c> written in place or held in a local, or an infinite
+/// <c>Task.Delay</c> on the token of a source that is cancelled after a time (<c>cts.CancelAfter(t)</c>).
 /// </summary>
 internal sealed class TimedWait
 {
-    private TimedWait(IInvocationOperation wait, IOperation timeout, Duration? limit, IReadOnlyList<IOperation> work)
+    private TimedWait(IInvocationOperation wait, IOperation timeout, Duration? limit, IReadOnlyList<IOperation> work, bool returnsOnTimeout)
     {
         Wait = wait;
         Timeout = timeout;
         Limit = limit;
         Work = work;
+        ReturnsOnTimeout = returnsOnTimeout;
     }
 
     public IInvocationOperation Wait { get; }
@@ -26,6 +28,9 @@ internal sealed class TimedWait
 
     /// <summary>The tasks waited for, as written.</summary>
     public IReadOnlyList<IOperation> Work { get; }
+
+    /// <summary><c>Wait(t)</c> and <c>WhenAny</c> return normally when the time is up; <c>WaitAsync(t)</c> throws.</summary>
+    public bool ReturnsOnTimeout { get; }
 
     public static TimedWait? TryCreate(IInvocationOperation invocation, TypeTimeoutModel model)
     {
@@ -41,24 +46,29 @@ internal sealed class TimedWait
             case "WaitAsync" or "Wait" when invocation.Instance is { } task:
                 var timeout = invocation.Arguments.FirstOrDefault(a => a.Parameter is { Ordinal: 0 } p
                     && (types.IsTimeSpan(p.Type) || (method.Name == "Wait" && p.Type.SpecialType == SpecialType.System_Int32)));
-                return timeout is null ? null : Create(invocation, timeout.Value, model.Evaluator.EvaluateArgument(timeout), new[] { task });
+                return timeout is null
+                    ? null
+                    : Create(invocation, timeout.Value, model.Evaluator.EvaluateArgument(timeout), new[] { task }, returnsOnTimeout: method.Name == "Wait");
             case "WhenAny":
                 var tasks = ArgumentValues.Of(invocation).ToList();
-                var delay = tasks.Select(t => DurationEvaluator.SkipConversions(t)).OfType<IInvocationOperation>()
-                    .FirstOrDefault(t => t.TargetMethod.Name == "Delay" && KnownTypes.IsOrDerivesFrom(t.TargetMethod.ContainingType, types.Task) && t.Arguments.Length > 0);
-                if (delay is null)
+                foreach (var candidate in tasks)
                 {
-                    return null;
+                    if (AsDelay(candidate, model) is not { } delay)
+                    {
+                        continue;
+                    }
+
+                    var work = tasks.Where(t => t != candidate).ToList();
+                    return Create(invocation, delay.Timeout, delay.Limit, work, returnsOnTimeout: true);
                 }
 
-                var work = tasks.Where(t => DurationEvaluator.SkipConversions(t) != delay).ToList();
-                return Create(invocation, delay.Arguments[0].Value, model.Evaluator.EvaluateArgument(delay.Arguments[0]), work);
+                return null;
             default:
                 return null;
         }
     }
 
-    /// <summary>The operation that actually produces a waited-for task: through locals assigned once and <c>await</c>.</summary>
+    /// <summary>The operation that actually produces a waited-for task: through locals assigned once, <c>ConfigureAwait</c> and <c>AsTask</c>.</summary>
     public static IOperation Unwrap(IOperation work)
     {
         for (var depth = 0; depth < 8; depth++)
@@ -70,17 +80,25 @@ internal sealed class TimedWait
                 continue;
             }
 
+            if (work is IInvocationOperation { TargetMethod.Name: "ConfigureAwait" or "AsTask", Instance: { } wrapped, TargetMethod.IsStatic: false })
+            {
+                work = wrapped;
+                continue;
+            }
+
             break;
         }
 
         return work;
     }
 
-    /// <summary>The delegate given to <c>Task.Run</c>, when the work is one.</summary>
+    /// <summary>The delegate given to <c>Task.Run</c> or <c>TaskFactory.StartNew</c>, when the work is one.</summary>
     public static IOperation? TaskRunBody(IOperation work, KnownTypes types, out IInvocationOperation? run)
     {
         run = work as IInvocationOperation;
-        if (run is null || run.TargetMethod.Name != "Run" || !KnownTypes.IsOrDerivesFrom(run.TargetMethod.ContainingType, types.Task) || run.Arguments.Length == 0)
+        if (run is null || run.Arguments.Length == 0
+            || !(run.TargetMethod.Name == "Run" && KnownTypes.IsOrDerivesFrom(run.TargetMethod.ContainingType, types.Task)
+                 || run.TargetMethod.Name == "StartNew" && run.TargetMethod.ContainingType.Name == "TaskFactory"))
         {
             run = null;
             return null;
@@ -90,6 +108,33 @@ internal sealed class TimedWait
         return body is IDelegateCreationOperation creation ? creation.Target : body;
     }
 
-    private static TimedWait? Create(IInvocationOperation wait, IOperation timeout, Duration? limit, IReadOnlyList<IOperation> work) =>
-        limit is { IsInfinite: true } ? null : new TimedWait(wait, timeout, limit, work);
+    private static (IOperation Timeout, Duration? Limit)? AsDelay(IOperation candidate, TypeTimeoutModel model)
+    {
+        var types = model.Types;
+        if (Unwrap(candidate) is not IInvocationOperation { TargetMethod.Name: "Delay", Arguments.Length: > 0 } delay
+            || !KnownTypes.IsOrDerivesFrom(delay.TargetMethod.ContainingType, types.Task))
+        {
+            return null;
+        }
+
+        var limit = model.Evaluator.EvaluateArgument(delay.Arguments[0]);
+        if (limit is not { IsInfinite: true })
+        {
+            return (delay.Arguments[0].Value, limit);
+        }
+
+        // Task.Delay(Timeout.Infinite, cts.Token) with cts.CancelAfter(t): the source's deadline is the wait's.
+        foreach (var token in Tokens.Arguments(delay, types))
+        {
+            if (token.Kind == TokenKind.FromSource && CallTimeouts.Deadline(token.Source, model) is { } deadline)
+            {
+                return (deadline.Source, deadline);
+            }
+        }
+
+        return null;
+    }
+
+    private static TimedWait? Create(IInvocationOperation wait, IOperation timeout, Duration? limit, IReadOnlyList<IOperation> work, bool returnsOnTimeout) =>
+        limit is { IsInfinite: true } ? null : new TimedWait(wait, timeout, limit, work, returnsOnTimeout);
 }

@@ -38,6 +38,7 @@ public abstract class TypeTimeoutAnalyzer : DiagnosticAnalyzer
     {
         context.RegisterOperationAction(operation => RecordAssignment((IAssignmentOperation)operation.Operation, model), OperationKind.SimpleAssignment, OperationKind.CompoundAssignment);
         context.RegisterOperationAction(operation => RecordCreation((IObjectCreationOperation)operation.Operation, model), OperationKind.ObjectCreation);
+        context.RegisterOperationAction(operation => RecordInitializer((ISymbolInitializerOperation)operation.Operation, model), OperationKind.FieldInitializer, OperationKind.PropertyInitializer);
         context.RegisterOperationAction(operation => RecordInvocation((IInvocationOperation)operation.Operation, model), OperationKind.Invocation);
         context.RegisterSymbolEndAction(end => Report(model, end, new DiagnosticSink(end)));
     }
@@ -49,6 +50,11 @@ public abstract class TypeTimeoutAnalyzer : DiagnosticAnalyzer
             && Roots.Of(target) is ISymbol holder)
         {
             var value = DurationEvaluator.SkipConversions(assignment.Value);
+            if (holder is IFieldSymbol or IPropertySymbol && model.Types.IsTask(target.Type))
+            {
+                model.AddStoredTask(holder, value);
+            }
+
             if (value is not IObjectCreationOperation and not IInvocationOperation)
             {
                 model.AddAlias(holder, Roots.Of(value));
@@ -64,6 +70,20 @@ public abstract class TypeTimeoutAnalyzer : DiagnosticAnalyzer
 
         object? written = assignment is ISimpleAssignmentOperation simple ? Evaluate(simple.Value, target.Type, model) : null;
         model.AddValue(root, path, written, assignment.Value, Roots.TypeOf(root));
+    }
+
+    private static void RecordInitializer(ISymbolInitializerOperation initializer, TypeTimeoutModel model)
+    {
+        ISymbol? holder = initializer switch
+        {
+            IFieldInitializerOperation { InitializedFields.Length: 1 } field => field.InitializedFields[0],
+            IPropertyInitializerOperation { InitializedProperties.Length: 1 } property => property.InitializedProperties[0],
+            _ => null,
+        };
+        if (holder is not null && model.Types.IsTask(Roots.TypeOf(holder)))
+        {
+            model.AddStoredTask(holder, DurationEvaluator.SkipConversions(initializer.Value));
+        }
     }
 
     private static object? Evaluate(IOperation value, ITypeSymbol? type, TypeTimeoutModel model)
@@ -122,7 +142,11 @@ public abstract class TypeTimeoutAnalyzer : DiagnosticAnalyzer
         var owner = method.ContainingType;
         if (KnownTypes.IsOrDerivesFrom(owner, types.CancellationTokenSource))
         {
-            if (method.Name == "CancelAfter" && invocation.Arguments.Length == 1 && Roots.Of(invocation.Instance) is { } source)
+            if (method.Name is "Cancel" or "CancelAsync" && Roots.Of(invocation.Instance) is { } cancelled)
+            {
+                model.MarkCancelled(cancelled);
+            }
+            else if (method.Name == "CancelAfter" && invocation.Arguments.Length == 1 && Roots.Of(invocation.Instance) is { } source)
             {
                 model.AddValue(source, TypeTimeoutModel.TimeoutSlot, model.Evaluator.EvaluateArgument(invocation.Arguments[0]), invocation.Arguments[0].Value, invocation.Instance?.Type);
             }

@@ -18,6 +18,8 @@ internal sealed class TypeTimeoutModel
     private readonly ConcurrentDictionary<object, ConcurrentQueue<object>> _linkedParents = new(RootComparer.Instance);
     private readonly ConcurrentDictionary<object, object> _clientConfigs = new(RootComparer.Instance);
     private readonly ConcurrentDictionary<object, ITypeSymbol> _rootTypes = new(RootComparer.Instance);
+    private readonly ConcurrentDictionary<object, ConcurrentQueue<IOperation>> _storedTasks = new(RootComparer.Instance);
+    private readonly ConcurrentDictionary<object, bool> _cancelledSources = new(RootComparer.Instance);
 
     public TypeTimeoutModel(KnownTypes types, DurationEvaluator evaluator)
     {
@@ -45,6 +47,39 @@ internal sealed class TypeTimeoutModel
     public void AddLinkedParent(object child, object parent) => _linkedParents.GetOrAdd(child, _ => new ConcurrentQueue<object>()).Enqueue(parent);
 
     public void SetClientConfig(object client, object config) => _clientConfigs.AddOrUpdate(client, config, (_, existing) => RootComparer.Instance.Equals(existing, config) ? existing : Ambiguous.Value);
+
+    /// <summary>Records a task stored in a field or property, so a wait elsewhere in the type knows what produced it.</summary>
+    public void AddStoredTask(object holder, IOperation value) => _storedTasks.GetOrAdd(holder, _ => new ConcurrentQueue<IOperation>()).Enqueue(value);
+
+    /// <summary>The one task ever stored in this field or property in this type, or null when there is none or several.</summary>
+    public IOperation? StoredTask(object holder) =>
+        _storedTasks.TryGetValue(holder, out var values) && values.Count == 1 && values.TryPeek(out var value) ? value : null;
+
+    /// <summary>Whether the source or budget is given a timeout anywhere in this type, known or not, directly or through a parent.</summary>
+    public bool HasTimeout(object? source, int depth = 0)
+    {
+        var resolved = Resolve(source);
+        if (resolved is null || depth > 8)
+        {
+            return false;
+        }
+
+        return _values.ContainsKey((resolved, TimeoutSlot)) || LinkedParents(resolved).Any(parent => HasTimeout(parent, depth + 1));
+    }
+
+    public void MarkCancelled(object source) => _cancelledSources.TryAdd(source, true);
+
+    /// <summary>Whether this type cancels the source somewhere (<c>Cancel()</c>, <c>CancelAsync()</c>), directly or through a source it is linked to.</summary>
+    public bool IsCancelled(object? source, int depth = 0)
+    {
+        var resolved = Resolve(source);
+        if (resolved is null || depth > 8)
+        {
+            return false;
+        }
+
+        return _cancelledSources.ContainsKey(resolved) || LinkedParents(resolved).Any(parent => IsCancelled(parent, depth + 1));
+    }
 
     public IEnumerable<object> RootsOfType(INamedTypeSymbol? type) =>
         type is null ? Enumerable.Empty<object>() : _rootTypes.Where(pair => KnownTypes.IsOrDerivesFrom(pair.Value, type)).Select(pair => pair.Key);
