@@ -27,7 +27,7 @@ public sealed class UnboundedOperationAnalyzer : TypeTimeoutAnalyzer
             string? problem = null;
             if (KnownTypes.IsOrDerivesFrom(method.ContainingType, types.Process))
             {
-                if (method.Name == "WaitForExit" && call.Arguments.Length == 0)
+                if (method.Name == "WaitForExit" && call.Arguments.Length == 0 && !ExitedOnThisPath(call))
                 {
                     problem = "Process.WaitForExit() waits forever if the process hangs: pass a timeout";
                 }
@@ -60,6 +60,75 @@ public sealed class UnboundedOperationAnalyzer : TypeTimeoutAnalyzer
             sink.Report(Descriptors.OperationWithoutDeadline, call.Syntax.GetLocation(), problem, null, properties);
         }
     }
+
+    /// <summary>
+    /// Whether every path to this <c>WaitForExit()</c> has already seen the process exit: inside <c>if (p.WaitForExit(t))</c> or
+    /// <c>if (p.HasExited)</c>, in the else of their negation, or after <c>if (!p.WaitForExit(t)) { …; throw; }</c>. There the
+    /// unbounded overload only drains the output handlers of a process that is gone.
+    /// </summary>
+    private static bool ExitedOnThisPath(IInvocationOperation call)
+    {
+        var process = Key(call.Instance);
+        if (process is null)
+        {
+            return false;
+        }
+
+        IOperation current = call;
+        for (var parent = call.Parent; parent is not null; current = parent, parent = parent.Parent)
+        {
+            if (parent is IConditionalOperation conditional && current != conditional.Condition
+                && ExitTest(conditional.Condition, process) is { } exitedWhenTrue
+                && (current == conditional.WhenTrue) == exitedWhenTrue)
+            {
+                return true;
+            }
+
+            if (parent is IBlockOperation block)
+            {
+                foreach (var earlier in block.Operations)
+                {
+                    if (earlier == current)
+                    {
+                        break;
+                    }
+
+                    // if (!p.WaitForExit(t)) { …; throw; } — the code after it runs only once the process has exited.
+                    if (earlier is IConditionalOperation { WhenFalse: null } guard && ExitTest(guard.Condition, process) == false && Leaves(guard.WhenTrue)
+                        || earlier is IExpressionStatementOperation { Operation: IAwaitOperation { Operation: IInvocationOperation { TargetMethod.Name: "WaitForExitAsync" } awaited } } && Key(awaited.Instance) == process)
+                    {
+                        return true;
+                    }
+                }
+            }
+
+            if (parent is IAnonymousFunctionOperation or ILocalFunctionOperation)
+            {
+                break;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>True when the condition holds only if the process exited, false when it holds only if it did not, null otherwise.</summary>
+    private static bool? ExitTest(IOperation condition, string process)
+    {
+        condition = DurationEvaluator.SkipConversions(condition);
+        return condition switch
+        {
+            IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not => ExitTest(not.Operand, process) is { } inner ? !inner : null,
+            IInvocationOperation { TargetMethod.Name: "WaitForExit", Arguments.Length: 1 } bounded when Key(bounded.Instance) == process => true,
+            IPropertyReferenceOperation { Property.Name: "HasExited" } exited when Key(exited.Instance) == process => true,
+            _ => null,
+        };
+    }
+
+    private static bool Leaves(IOperation branch) =>
+        branch.DescendantsAndSelf().Any(o => o is IThrowOperation or IReturnOperation);
+
+    private static string? Key(IOperation? instance) =>
+        instance is null ? null : DurationEvaluator.SkipConversions(instance).Syntax.ToString().Replace("this.", string.Empty);
 
     private static bool IsOutbound(IMethodSymbol method) =>
         !method.IsStatic && method.MethodKind == MethodKind.Ordinary && method.Name.EndsWith("Async", StringComparison.Ordinal) || method.Name == "Send";
