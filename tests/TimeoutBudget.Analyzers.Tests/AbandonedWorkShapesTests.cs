@@ -22,7 +22,7 @@ public class AbandonedWorkShapesTests
         """);
 
     [Fact]
-    public Task WaitAsync_with_a_settable_timeout_property_over_a_call_that_takes_no_token() => Verifier.AnalyzerAsync("""
+    public Task WaitAsync_with_a_settable_timeout_property_over_a_call_that_takes_no_token() => MultiFile.AnalyzerAsync<AbandonedWorkAnalyzer>("""
         using System;
         using System.Threading;
         using System.Threading.Tasks;
@@ -34,7 +34,7 @@ public class AbandonedWorkShapesTests
             private readonly IAccountShim _shim;
             public HealthCheck(IAccountShim shim) => _shim = shim;
 
-            // Infinite until the registration code (in another file) sets it.
+            // Infinite until the registration code sets it.
             public TimeSpan Timeout { get; set; } = System.Threading.Timeout.InfiniteTimeSpan;
 
             public async Task CheckAsync(CancellationToken cancellationToken)
@@ -42,6 +42,13 @@ public class AbandonedWorkShapesTests
                 Task task = {|TB0004:_shim.ReadAccountAsync()|};
                 await task.WaitAsync(Timeout, cancellationToken);
             }
+        }
+        """, """
+        using System;
+
+        static class Registration
+        {
+            public static HealthCheck Create(IAccountShim shim) => new HealthCheck(shim) { Timeout = TimeSpan.FromSeconds(5) };
         }
         """);
 

@@ -25,8 +25,27 @@ internal sealed class DurationEvaluator
     };
 
     private readonly KnownTypes _types;
+    private readonly Declarations? _declarations;
+    private readonly IParameterSymbol? _boundParameter;
+    private readonly double _boundValue;
 
-    public DurationEvaluator(KnownTypes types) => _types = types;
+    public DurationEvaluator(KnownTypes types, Declarations? declarations = null)
+    {
+        _types = types;
+        _declarations = declarations;
+    }
+
+    private DurationEvaluator(DurationEvaluator evaluator, IParameterSymbol parameter, double value)
+        : this(evaluator._types, evaluator._declarations)
+    {
+        _boundParameter = parameter;
+        _boundValue = value;
+    }
+
+    /// <summary>An evaluator that reads <paramref name="parameter"/> as <paramref name="value"/>: a sleep-duration function's attempt number.</summary>
+    public DurationEvaluator With(IParameterSymbol parameter, double value) => new(this, parameter, value);
+
+    public Declarations? Declarations => _declarations;
 
     /// <summary>Evaluates a duration argument: a <see cref="TimeSpan"/>, or an integer count of milliseconds.</summary>
     public Duration? EvaluateArgument(IArgumentOperation? argument) =>
@@ -144,6 +163,8 @@ internal sealed class DurationEvaluator
                 return 0;
             case IFieldReferenceOperation field:
                 return EvaluateTimeSpanField(field.Field, operation, depth);
+            case IPropertyReferenceOperation { Arguments.Length: 0 } property when _types.IsTimeSpan(property.Type):
+                return DeclaredValue(property.Property) is { } declared ? EvaluateTicks(declared, depth + 1) : null;
             case ILocalReferenceOperation local when _types.IsTimeSpan(local.Type):
                 return SingleAssignedValue(local.Local, operation) is { } value ? EvaluateTicks(value, depth + 1) : null;
             case IBinaryOperation binary:
@@ -243,7 +264,11 @@ internal sealed class DurationEvaluator
             return null;
         }
 
-        // Only a field declared in the same syntax tree: the analyzer may use the semantic model it was handed, no other.
+        if (_declarations?.InitialValue(field) is { } declared)
+        {
+            return EvaluateTicks(declared, depth + 1);
+        }
+
         var model = reference.SemanticModel;
         foreach (var declaration in field.DeclaringSyntaxReferences)
         {
@@ -260,6 +285,20 @@ internal sealed class DurationEvaluator
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// A property's declared value (initializer or expression-bodied getter) when no code in the compilation assigns it
+    /// elsewhere; an options class's default that registration code overrides is not its value.
+    /// </summary>
+    private IOperation? DeclaredValue(IPropertySymbol property)
+    {
+        if (_declarations is null || property.DeclaringSyntaxReferences.Length == 0)
+        {
+            return null;
+        }
+
+        return property.SetMethod is not null && _declarations.IsWrittenElsewhere(property) ? null : _declarations.InitialValue(property);
     }
 
     private double? EvaluateTimeSpanArithmetic(IBinaryOperation binary, int depth)
@@ -313,6 +352,23 @@ internal sealed class DurationEvaluator
                 return EvaluateNumber(parenthesized.Operand, depth + 1);
             case ILocalReferenceOperation local when local.Type?.SpecialType is SpecialType.System_Int32 or SpecialType.System_Int64 or SpecialType.System_Double:
                 return SingleAssignedValue(local.Local, operation) is { } value ? EvaluateNumber(value, depth + 1) : null;
+            case IParameterReferenceOperation parameter when _boundParameter is not null && SymbolEqualityComparer.Default.Equals(parameter.Parameter, _boundParameter):
+                return _boundValue;
+            case IFieldReferenceOperation { Field: { IsStatic: true, IsReadOnly: true } field } when _declarations?.InitialValue(field) is { } declared:
+                return EvaluateNumber(declared, depth + 1);
+            case IPropertyReferenceOperation { Arguments.Length: 0 } property when DeclaredValue(property.Property) is { } declared:
+                return EvaluateNumber(declared, depth + 1);
+            case IInvocationOperation { TargetMethod: { IsStatic: true, ContainingType.Name: "Math" } math } call when call.Arguments.Length is 1 or 2:
+                var first = EvaluateNumber(call.Arguments[0].Value, depth + 1);
+                var second = call.Arguments.Length == 2 ? EvaluateNumber(call.Arguments[1].Value, depth + 1) : null;
+                return math.Name switch
+                {
+                    "Pow" when first is { } x && second is { } y && Math.Pow(x, y) is var power && !double.IsInfinity(power) && !double.IsNaN(power) => power,
+                    "Min" when first is { } x && second is { } y => Math.Min(x, y),
+                    "Max" when first is { } x && second is { } y => Math.Max(x, y),
+                    "Abs" when first is { } x && call.Arguments.Length == 1 => Math.Abs(x),
+                    _ => null,
+                };
             case IBinaryOperation binary:
                 var left = EvaluateNumber(binary.LeftOperand, depth + 1);
                 var right = EvaluateNumber(binary.RightOperand, depth + 1);

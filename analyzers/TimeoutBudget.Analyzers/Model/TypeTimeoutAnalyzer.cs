@@ -24,7 +24,7 @@ public abstract class TypeTimeoutAnalyzer : DiagnosticAnalyzer
                 return;
             }
 
-            var evaluator = new DurationEvaluator(types);
+            var evaluator = new DurationEvaluator(types, new Declarations(start.Compilation));
             start.RegisterSymbolStartAction(symbolStart => Collect(symbolStart, new TypeTimeoutModel(types, evaluator)), SymbolKind.NamedType);
         });
     }

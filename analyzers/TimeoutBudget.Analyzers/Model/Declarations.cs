@@ -1,0 +1,135 @@
+using System.Collections.Concurrent;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace TimeoutBudget.Analyzers.Model;
+
+/// <summary>
+/// Reads what a member is declared to hold, in whichever file it is declared: a <c>static readonly</c> field's initializer, an
+/// auto-property's initializer (<c>{ get; set; } = TimeSpan.FromSeconds(30)</c>), an expression-bodied getter, and the body
+/// of a method passed as a delegate. One instance per compilation, shared by every type's analysis; semantic models come from
+/// the compilation, which under analysis hands out the same cached model the analyzer driver uses.
+/// </summary>
+internal sealed class Declarations
+{
+    private readonly Compilation _compilation;
+    private readonly ConcurrentDictionary<SyntaxTree, SemanticModel> _models = new();
+    private readonly ConcurrentDictionary<ISymbol, bool> _writtenElsewhere = new(SymbolEqualityComparer.Default);
+    private readonly Lazy<Dictionary<string, List<SyntaxNode>>> _assignedNames;
+
+    public Declarations(Compilation compilation)
+    {
+        _compilation = compilation;
+        _assignedNames = new Lazy<Dictionary<string, List<SyntaxNode>>>(IndexAssignedNames, LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    /// <summary>The operation a field or property is initialized with, or a getter returns; null when there is none or it is not in source.</summary>
+    public IOperation? InitialValue(ISymbol member)
+    {
+        foreach (var reference in member.DeclaringSyntaxReferences)
+        {
+            var syntax = reference.GetSyntax();
+            ExpressionSyntax? value = syntax switch
+            {
+                VariableDeclaratorSyntax { Initializer.Value: { } initializer } => initializer,
+                PropertyDeclarationSyntax { Initializer.Value: { } initializer } => initializer,
+                PropertyDeclarationSyntax { ExpressionBody.Expression: { } body } => body,
+                PropertyDeclarationSyntax { AccessorList: { } accessors } => accessors.Accessors
+                    .FirstOrDefault(a => a.IsKind(SyntaxKind.GetAccessorDeclaration))?.ExpressionBody?.Expression,
+                _ => null,
+            };
+            if (value is not null && ModelFor(value.SyntaxTree)?.GetOperation(value) is { } operation)
+            {
+                return operation;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The body of a method in source (a method group given as <c>configureClient: Configure</c>).</summary>
+    public IOperation? Body(IMethodSymbol method)
+    {
+        foreach (var reference in method.DeclaringSyntaxReferences)
+        {
+            SyntaxNode? body = reference.GetSyntax() switch
+            {
+                MethodDeclarationSyntax { Body: { } block } => block,
+                MethodDeclarationSyntax { ExpressionBody.Expression: { } expression } => expression,
+                LocalFunctionStatementSyntax { Body: { } block } => block,
+                LocalFunctionStatementSyntax { ExpressionBody.Expression: { } expression } => expression,
+                ConstructorDeclarationSyntax { Body: { } block } => block,
+                ConstructorDeclarationSyntax { ExpressionBody.Expression: { } expression } => expression,
+                _ => null,
+            };
+            if (body is not null && ModelFor(body.SyntaxTree)?.GetOperation(body) is { } operation)
+            {
+                return operation;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Whether code anywhere in the compilation assigns the member outside its own declaration (an object initializer in a
+    /// registration, a setter call): then its initializer is a default, not the value.
+    /// </summary>
+    public bool IsWrittenElsewhere(ISymbol member) => _writtenElsewhere.GetOrAdd(member, FindWrite);
+
+    private bool FindWrite(ISymbol member)
+    {
+        if (!_assignedNames.Value.TryGetValue(member.Name, out var targets))
+        {
+            return false;
+        }
+
+        foreach (var target in targets)
+        {
+            if (ModelFor(target.SyntaxTree) is { } model && SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(target).Symbol?.OriginalDefinition, member.OriginalDefinition))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private Dictionary<string, List<SyntaxNode>> IndexAssignedNames()
+    {
+        var index = new Dictionary<string, List<SyntaxNode>>(StringComparer.Ordinal);
+        foreach (var tree in _compilation.SyntaxTrees)
+        {
+            foreach (var assignment in tree.GetRoot().DescendantNodes().OfType<AssignmentExpressionSyntax>())
+            {
+                var name = assignment.Left switch
+                {
+                    IdentifierNameSyntax identifier => identifier,
+                    MemberAccessExpressionSyntax access => access.Name,
+                    MemberBindingExpressionSyntax binding => binding.Name,
+                    _ => null,
+                };
+                if (name is null)
+                {
+                    continue;
+                }
+
+                if (!index.TryGetValue(name.Identifier.ValueText, out var list))
+                {
+                    index[name.Identifier.ValueText] = list = new List<SyntaxNode>();
+                }
+
+                list.Add(name);
+            }
+        }
+
+        return index;
+    }
+
+#pragma warning disable RS1030 // Values declared in other files are the point; the driver's semantic model cache answers these calls.
+    private SemanticModel? ModelFor(SyntaxTree tree) =>
+        _compilation.ContainsSyntaxTree(tree) ? _models.GetOrAdd(tree, t => _compilation.GetSemanticModel(t)) : null;
+#pragma warning restore RS1030
+}

@@ -1,0 +1,81 @@
+namespace TimeoutBudget.Analyzers.Tests;
+
+/// <summary>Timeout values written where real services write them: constants classes, static readonly fields and options defaults in other files.</summary>
+public class ValuesFromOtherFilesTests
+{
+    private const string Limits = """
+        using System;
+
+        public static class Limits
+        {
+            public const int UpdateCheckSeconds = 10;
+            public const int HttpSeconds = 20;
+            public static readonly TimeSpan ClientTimeout = TimeSpan.FromSeconds(HttpSeconds);
+        }
+
+        public sealed class EgressOptions
+        {
+            public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
+            public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
+            public TimeSpan OverriddenTimeout { get; set; } = TimeSpan.FromSeconds(60);
+        }
+
+        public static class Setup
+        {
+            // Registration code changes this one, so its initializer is only a default.
+            public static EgressOptions Configure() => new EgressOptions { OverriddenTimeout = TimeSpan.FromSeconds(1) };
+        }
+        """;
+
+    [Fact]
+    public Task Static_readonly_and_constants_from_another_file() => MultiFile.AnalyzerAsync<NestedTimeoutAnalyzer>("""
+        using System;
+        using System.Net.Http;
+        using System.Threading;
+        using System.Threading.Tasks;
+
+        class UpdateChecker
+        {
+            private static readonly HttpClient Client = new();
+
+            static UpdateChecker() => Client.Timeout = {|TB0001:Limits.ClientTimeout|};
+
+            public async Task<string> CheckAsync(string url)
+            {
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(Limits.UpdateCheckSeconds));
+                using var response = await Client.GetAsync(url, cts.Token);
+                return await response.Content.ReadAsStringAsync(cts.Token);
+            }
+        }
+        """, Limits);
+
+    [Fact]
+    public Task Options_defaults_count_unless_code_changes_them() => MultiFile.AnalyzerAsync<NestedTimeoutAnalyzer>("""
+        using System;
+        using System.Net.Http;
+        using System.Threading;
+        using System.Threading.Tasks;
+
+        class Egress
+        {
+            private readonly HttpClient _client = new();
+            private readonly HttpClient _other = new();
+            private readonly EgressOptions _options;
+
+            public Egress(EgressOptions options)
+            {
+                _options = options;
+                _client.Timeout = {|TB0001:options.RequestTimeout|};
+                _other.Timeout = options.OverriddenTimeout;
+            }
+
+            public async Task SendAsync(string url)
+            {
+                using var cts = new CancellationTokenSource(_options.RequestTimeout);
+                await _client.GetAsync(url, cts.Token);
+                using var shortSource = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await _other.GetAsync(url, shortSource.Token);
+            }
+        }
+        """, Limits);
+}
