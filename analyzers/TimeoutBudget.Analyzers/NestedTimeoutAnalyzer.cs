@@ -49,6 +49,7 @@ public sealed class NestedTimeoutAnalyzer : TypeTimeoutAnalyzer
         CompareLinkedSources(model, sink);
         PollyPipelines.Check(model, sink);
         StandardResilience.Check(model, sink);
+        HttpClientRegistrations.Check(model, sink);
     }
 
     private static void CompareCall(IInvocationOperation call, OuterTimeout outer, TypeTimeoutModel model, DiagnosticSink sink)

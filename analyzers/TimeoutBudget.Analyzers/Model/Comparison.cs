@@ -41,7 +41,11 @@ internal static class Comparison
         return true;
     }
 
-    /// <summary>TB0002 when a finite schedule's worst case exceeds the outer timeout, or not even one retry can start before it.</summary>
+    /// <summary>
+    /// TB0002 when not even one retry can start before the outer timeout, or when a modest schedule (fewer than
+    /// <see cref="HttpClientRegistrations.RetryUntilDeadlineRetries"/> retries) cannot run to its end inside it. Many retries under
+    /// a total timeout are the retry-until-the-deadline idiom, in which the outer timeout is meant to cut the schedule.
+    /// </summary>
     public static bool ScheduleDoesNotFit(RetrySchedule schedule, Duration attempt, Duration outer, string scheduleDescription, string outerDescription, IOperation reportAt, DiagnosticSink sink)
     {
         if (!attempt.IsFinite || !outer.IsFinite || attempt.Value >= outer.Value || schedule.MaxAttempts < 2)
@@ -55,7 +59,7 @@ internal static class Comparison
         {
             problem = $"not even one retry can start: the first attempt ({attempt.Text}) and the first delay ({DurationText.Format(schedule.DelayBefore(1))}) already use up {outerDescription} ({outer.Text}, set at {outer.Where})";
         }
-        else if (schedule.WorstCase(attempt.Value) > outer.Value)
+        else if (schedule.MaxAttempts - 1 < HttpClientRegistrations.RetryUntilDeadlineRetries && schedule.WorstCase(attempt.Value) > outer.Value)
         {
             problem = $"{schedule.DescribeWorstCase(attempt.Value)} does not fit in {outerDescription} ({outer.Text}, set at {outer.Where}): the later attempts can never run to their timeout";
         }
