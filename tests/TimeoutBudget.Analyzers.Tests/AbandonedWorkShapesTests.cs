@@ -221,4 +221,42 @@ public class AbandonedWorkShapesTests
             }
         }
         """);
+
+    [Fact]
+    public Task A_timed_wait_helper_in_another_file_is_the_wait_it_wraps() => MultiFile.AnalyzerAsync<AbandonedWorkAnalyzer>("""
+        using System;
+        using System.Net.Http;
+        using System.Threading;
+        using System.Threading.Tasks;
+
+        class Reporter
+        {
+            private readonly TimeSpan _timeout = TimeSpan.FromSeconds(10);
+
+            public async Task ReportAsync(HttpClient client, CancellationToken cancellationToken)
+            {
+                await {|TB0004:client.GetStringAsync("https://usage")|}.OrTimeout(_timeout);
+                await {|TB0004:client.GetStringAsync("https://usage", cancellationToken)|}.OrTimeout(_timeout, cancellationToken);
+                await Task.Delay(5).OrTimeout(_timeout);
+            }
+        }
+        """, """
+        using System;
+        using System.Threading;
+        using System.Threading.Tasks;
+
+        static class TaskExtensions
+        {
+            public static async Task OrTimeout(this Task task, TimeSpan timeout, CancellationToken cancellationToken = default)
+            {
+                var delay = Task.Delay(timeout, cancellationToken);
+                if (await Task.WhenAny(task, delay) == delay)
+                {
+                    throw new TimeoutException();
+                }
+
+                await task;
+            }
+        }
+        """);
 }

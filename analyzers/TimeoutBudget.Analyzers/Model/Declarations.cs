@@ -18,6 +18,7 @@ internal sealed class Declarations
     private readonly ConcurrentDictionary<SyntaxTree, SemanticModel> _models = new();
     private readonly ConcurrentDictionary<ISymbol, bool> _writtenElsewhere = new(SymbolEqualityComparer.Default);
     private readonly Lazy<Dictionary<string, List<SyntaxNode>>> _assignedNames;
+    private readonly ConcurrentDictionary<IMethodSymbol, (int Work, int Timeout)?> _waitHelpers = new(SymbolEqualityComparer.Default);
 
     public Declarations(Compilation compilation)
     {
@@ -67,6 +68,65 @@ internal sealed class Declarations
             if (body is not null && ModelFor(body.SyntaxTree)?.GetOperation(body) is { } operation)
             {
                 return operation;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Whether a method in source is a timed-wait helper (<c>task.OrTimeout(t)</c>, <c>TimeoutAfter(task, t)</c>): it takes a task
+    /// and a timeout and waits for the one with the other — <c>WaitAsync</c>, <c>Wait</c>, or <c>WhenAny</c> with a delay. Returns
+    /// the ordinals of the task and timeout parameters.
+    /// </summary>
+    public (int Work, int Timeout)? WaitHelper(IMethodSymbol method, KnownTypes types)
+    {
+        method = method.ReducedFrom ?? method;
+        if (method.DeclaringSyntaxReferences.Length == 0
+            || !method.Parameters.Any(p => types.IsTask(p.Type))
+            || !method.Parameters.Any(p => types.IsTimeSpan(p.Type)))
+        {
+            return null;
+        }
+
+        return _waitHelpers.GetOrAdd(method.OriginalDefinition, m => FindWaitHelper(m, types));
+    }
+
+    private (int Work, int Timeout)? FindWaitHelper(IMethodSymbol method, KnownTypes types)
+    {
+        if (Body(method) is not { } body)
+        {
+            return null;
+        }
+
+        foreach (var call in body.DescendantsAndSelf().OfType<IInvocationOperation>())
+        {
+            if (!KnownTypes.IsOrDerivesFrom(call.TargetMethod.ContainingType, types.Task))
+            {
+                continue;
+            }
+
+            IOperation? work = null;
+            IOperation? timeout = null;
+            if (call.TargetMethod.Name is "WaitAsync" or "Wait" && call.Instance is { } waited && call.Arguments.Length > 0)
+            {
+                work = waited;
+                timeout = call.Arguments[0].Value;
+            }
+            else if (call.TargetMethod.Name == "WhenAny")
+            {
+                var tasks = ArgumentValues.Of(call).Select(TimedWait.Unwrap).ToList();
+                var delay = tasks.OfType<IInvocationOperation>().FirstOrDefault(t => t.TargetMethod.Name == "Delay" && t.Arguments.Length > 0);
+                work = tasks.FirstOrDefault(t => t != delay);
+                timeout = delay?.Arguments[0].Value;
+            }
+
+            if (DurationEvaluator.SkipConversions(work ?? call) is IParameterReferenceOperation task
+                && DurationEvaluator.SkipConversions(timeout ?? call) is IParameterReferenceOperation limit
+                && SymbolEqualityComparer.Default.Equals(task.Parameter.ContainingSymbol, method)
+                && SymbolEqualityComparer.Default.Equals(limit.Parameter.ContainingSymbol, method))
+            {
+                return (task.Parameter.Ordinal, limit.Parameter.Ordinal);
             }
         }
 

@@ -259,14 +259,20 @@ internal sealed class DurationEvaluator
             return System.Threading.Timeout.InfiniteTimeSpan.Ticks;
         }
 
-        if (!field.IsStatic || !field.IsReadOnly || !_types.IsTimeSpan(field.Type))
+        if (!_types.IsTimeSpan(field.Type))
         {
             return null;
         }
 
-        if (_declarations?.InitialValue(field) is { } declared)
+        // A field keeps its initializer when nothing assigns it again (a readonly field can still be set in a constructor).
+        if (_declarations is not null && !field.IsConst && !_declarations.IsWrittenElsewhere(field) && _declarations.InitialValue(field) is { } declared)
         {
             return EvaluateTicks(declared, depth + 1);
+        }
+
+        if (!field.IsStatic || !field.IsReadOnly)
+        {
+            return null;
         }
 
         var model = reference.SemanticModel;
@@ -354,7 +360,7 @@ internal sealed class DurationEvaluator
                 return SingleAssignedValue(local.Local, operation) is { } value ? EvaluateNumber(value, depth + 1) : null;
             case IParameterReferenceOperation parameter when _boundParameter is not null && SymbolEqualityComparer.Default.Equals(parameter.Parameter, _boundParameter):
                 return _boundValue;
-            case IFieldReferenceOperation { Field: { IsStatic: true, IsReadOnly: true } field } when _declarations?.InitialValue(field) is { } declared:
+            case IFieldReferenceOperation { Field.IsConst: false } field when _declarations is not null && !_declarations.IsWrittenElsewhere(field.Field) && _declarations.InitialValue(field.Field) is { } declared:
                 return EvaluateNumber(declared, depth + 1);
             case IPropertyReferenceOperation { Arguments.Length: 0 } property when DeclaredValue(property.Property) is { } declared:
                 return EvaluateNumber(declared, depth + 1);

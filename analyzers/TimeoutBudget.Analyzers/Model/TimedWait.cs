@@ -38,7 +38,7 @@ internal sealed class TimedWait
         var method = invocation.TargetMethod;
         if (!KnownTypes.IsOrDerivesFrom(method.ContainingType, types.Task))
         {
-            return null;
+            return FromHelper(invocation, model);
         }
 
         switch (method.Name)
@@ -106,6 +106,24 @@ internal sealed class TimedWait
 
         var body = DurationEvaluator.SkipConversions(run.Arguments[0].Value);
         return body is IDelegateCreationOperation creation ? creation.Target : body;
+    }
+
+    /// <summary>A call to a timed-wait helper in source (<c>_reportTask.OrTimeout(_timeout)</c>) is the wait it wraps.</summary>
+    private static TimedWait? FromHelper(IInvocationOperation invocation, TypeTimeoutModel model)
+    {
+        if (model.Evaluator.Declarations?.WaitHelper(invocation.TargetMethod, model.Types) is not { } helper)
+        {
+            return null;
+        }
+
+        var work = invocation.Arguments.FirstOrDefault(a => a.Parameter?.Ordinal == helper.Work)?.Value;
+        var timeout = invocation.Arguments.FirstOrDefault(a => a.Parameter?.Ordinal == helper.Timeout);
+        if (work is null || timeout is null || timeout.ArgumentKind != ArgumentKind.Explicit)
+        {
+            return null;
+        }
+
+        return Create(invocation, timeout.Value, model.Evaluator.EvaluateArgument(timeout), new[] { work }, returnsOnTimeout: false);
     }
 
     private static (IOperation Timeout, Duration? Limit)? AsDelay(IOperation candidate, TypeTimeoutModel model)
