@@ -43,6 +43,10 @@ public sealed class NestedTimeoutAnalyzer : TypeTimeoutAnalyzer
                     var tokenName = (token.Source as ISymbol)?.Name ?? "source";
                     CompareCall(invocation, new OuterTimeout(deadline, $"the token of '{tokenName}'", isWait: false), model, sink);
                 }
+                else if (token.Kind == TokenKind.Unknown && PipelineCallbacks.CallbackTimeout(token.Argument.Value, model) is { IsFinite: true } attempt)
+                {
+                    CompareCall(invocation, new OuterTimeout(attempt, "the Polly timeout strategy that cancels the callback's token", isWait: false), model, sink);
+                }
             }
         }
 

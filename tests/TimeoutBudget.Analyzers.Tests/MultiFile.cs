@@ -20,6 +20,11 @@ public static class MultiFile
         new PackageIdentity("Polly.Extensions.Http", "3.0.0"),
         new PackageIdentity("Polly.Contrib.WaitAndRetry", "1.1.1")));
 
+    /// <summary>A service on Polly v8 (Polly.Core) with HttpClient.</summary>
+    public static readonly ReferenceAssemblies PollyV8Service = TestReferences.Net80.AddPackages(ImmutableArray.Create(
+        new PackageIdentity("Polly.Core", "8.9.1"),
+        new PackageIdentity("Microsoft.Bcl.TimeProvider", "8.0.1")));
+
     public static Task AnalyzerAsync<TAnalyzer>(params string[] sources)
         where TAnalyzer : DiagnosticAnalyzer, new() => AnalyzerAsync<TAnalyzer>(TestReferences.Net80, sources);
 

@@ -50,9 +50,9 @@ public abstract class TypeTimeoutAnalyzer : DiagnosticAnalyzer
             && Roots.Of(target) is ISymbol holder)
         {
             var value = DurationEvaluator.SkipConversions(assignment.Value);
-            if (holder is IFieldSymbol or IPropertySymbol && model.Types.IsTask(target.Type))
+            if (holder is IFieldSymbol or IPropertySymbol)
             {
-                model.AddStoredTask(holder, value);
+                model.AddStoredValue(holder, value);
             }
 
             if (value is not IObjectCreationOperation and not IInvocationOperation)
@@ -80,9 +80,9 @@ public abstract class TypeTimeoutAnalyzer : DiagnosticAnalyzer
             IPropertyInitializerOperation { InitializedProperties.Length: 1 } property => property.InitializedProperties[0],
             _ => null,
         };
-        if (holder is not null && model.Types.IsTask(Roots.TypeOf(holder)))
+        if (holder is not null)
         {
-            model.AddStoredTask(holder, DurationEvaluator.SkipConversions(initializer.Value));
+            model.AddStoredValue(holder, DurationEvaluator.SkipConversions(initializer.Value));
         }
     }
 

@@ -18,7 +18,7 @@ internal sealed class TypeTimeoutModel
     private readonly ConcurrentDictionary<object, ConcurrentQueue<object>> _linkedParents = new(RootComparer.Instance);
     private readonly ConcurrentDictionary<object, object> _clientConfigs = new(RootComparer.Instance);
     private readonly ConcurrentDictionary<object, ITypeSymbol> _rootTypes = new(RootComparer.Instance);
-    private readonly ConcurrentDictionary<object, ConcurrentQueue<IOperation>> _storedTasks = new(RootComparer.Instance);
+    private readonly ConcurrentDictionary<object, ConcurrentQueue<IOperation>> _storedValues = new(RootComparer.Instance);
     private readonly ConcurrentDictionary<object, bool> _cancelledSources = new(RootComparer.Instance);
 
     public TypeTimeoutModel(KnownTypes types, DurationEvaluator evaluator)
@@ -48,12 +48,12 @@ internal sealed class TypeTimeoutModel
 
     public void SetClientConfig(object client, object config) => _clientConfigs.AddOrUpdate(client, config, (_, existing) => RootComparer.Instance.Equals(existing, config) ? existing : Ambiguous.Value);
 
-    /// <summary>Records a task stored in a field or property, so a wait elsewhere in the type knows what produced it.</summary>
-    public void AddStoredTask(object holder, IOperation value) => _storedTasks.GetOrAdd(holder, _ => new ConcurrentQueue<IOperation>()).Enqueue(value);
+    /// <summary>Records a value stored in a field or property (a task, a pipeline), so code elsewhere in the type knows what produced it.</summary>
+    public void AddStoredValue(object holder, IOperation value) => _storedValues.GetOrAdd(holder, _ => new ConcurrentQueue<IOperation>()).Enqueue(value);
 
-    /// <summary>The one task ever stored in this field or property in this type, or null when there is none or several.</summary>
-    public IOperation? StoredTask(object holder) =>
-        _storedTasks.TryGetValue(holder, out var values) && values.Count == 1 && values.TryPeek(out var value) ? value : null;
+    /// <summary>The one value ever stored in this field or property in this type, or null when there is none or several.</summary>
+    public IOperation? StoredValue(object holder) =>
+        _storedValues.TryGetValue(holder, out var values) && values.Count == 1 && values.TryPeek(out var value) ? value : null;
 
     /// <summary>Whether the source or budget is given a timeout anywhere in this type, known or not, directly or through a parent.</summary>
     public bool HasTimeout(object? source, int depth = 0)

@@ -45,7 +45,7 @@ internal static class WorkObservation
         var produced = TimedWait.Unwrap(work);
         for (var depth = 0; depth < MaxDepth && produced is IFieldReferenceOperation or IPropertyReferenceOperation; depth++)
         {
-            if (Roots.Of(produced) is not ISymbol holder || model.StoredTask(holder) is not { } stored)
+            if (Roots.Of(produced) is not ISymbol holder || model.StoredValue(holder) is not { } stored)
             {
                 break;
             }
