@@ -136,7 +136,7 @@ public abstract class TypeTimeoutAnalyzer : DiagnosticAnalyzer
 
     private static void RecordInvocation(IInvocationOperation invocation, TypeTimeoutModel model)
     {
-        model.Invocations.Enqueue(invocation);
+        model.AddInvocation(invocation);
         var types = model.Types;
         var method = invocation.TargetMethod;
         var owner = method.ContainingType;

@@ -31,7 +31,18 @@ internal sealed class TypeTimeoutModel
 
     public DurationEvaluator Evaluator { get; }
 
-    public ConcurrentQueue<IInvocationOperation> Invocations { get; } = new();
+    private readonly ConcurrentQueue<IInvocationOperation> _invocations = new();
+    private IReadOnlyList<IInvocationOperation>? _orderedInvocations;
+
+    public void AddInvocation(IInvocationOperation invocation) => _invocations.Enqueue(invocation);
+
+    /// <summary>
+    /// Every call in the type in source order, read once all members have been analyzed: the order operation actions ran in
+    /// depends on thread timing, and the first finding at a location wins, so reports must not.
+    /// </summary>
+    public IReadOnlyList<IInvocationOperation> Invocations =>
+        _orderedInvocations ??= _invocations.OrderBy(i => i.Syntax.SyntaxTree.FilePath, StringComparer.Ordinal)
+            .ThenBy(i => i.Syntax.SpanStart).ThenBy(i => i.Syntax.Span.Length).ToList();
 
     public void AddValue(object root, string path, object? value, IOperation source, ITypeSymbol? rootType)
     {
@@ -82,7 +93,17 @@ internal sealed class TypeTimeoutModel
     }
 
     public IEnumerable<object> RootsOfType(INamedTypeSymbol? type) =>
-        type is null ? Enumerable.Empty<object>() : _rootTypes.Where(pair => KnownTypes.IsOrDerivesFrom(pair.Value, type)).Select(pair => pair.Key);
+        type is null
+            ? Enumerable.Empty<object>()
+            : _rootTypes.Where(pair => KnownTypes.IsOrDerivesFrom(pair.Value, type)).Select(pair => pair.Key)
+                .OrderBy(root => RootLocation(root).Path, StringComparer.Ordinal).ThenBy(root => RootLocation(root).Start).ToList();
+
+    private static (string Path, int Start) RootLocation(object root) => root switch
+    {
+        ISymbol { DeclaringSyntaxReferences.Length: > 0 } symbol => (symbol.DeclaringSyntaxReferences[0].SyntaxTree.FilePath, symbol.DeclaringSyntaxReferences[0].Span.Start),
+        IOperation operation => (operation.Syntax.SyntaxTree.FilePath, operation.Syntax.SpanStart),
+        _ => (string.Empty, 0),
+    };
 
     /// <summary>The value every write of this member agrees on, or null when there is none, one is unknown, or they differ.</summary>
     public WrittenValue? Get(object? root, string path) => Get(root, path, 0);
@@ -103,7 +124,11 @@ internal sealed class TypeTimeoutModel
         return resolved is not null && _linkedParents.TryGetValue(resolved, out var parents) ? parents.ToArray() : Array.Empty<object>();
     }
 
-    public IEnumerable<(object Root, string Path)> Keys => _values.Keys;
+    /// <summary>Every (root, member) written, in source order of their first write.</summary>
+    public IEnumerable<(object Root, string Path)> Keys =>
+        _values.Select(pair => (pair.Key, First: pair.Value.Select(w => w.Source.Syntax).OrderBy(n => n.SyntaxTree.FilePath, StringComparer.Ordinal).ThenBy(n => n.SpanStart).First()))
+            .OrderBy(entry => entry.First.SyntaxTree.FilePath, StringComparer.Ordinal).ThenBy(entry => entry.First.SpanStart).ThenBy(entry => entry.Key.Path, StringComparer.Ordinal)
+            .Select(entry => entry.Key).ToList();
 
     private WrittenValue? Get(object? root, string path, int depth)
     {
@@ -115,7 +140,7 @@ internal sealed class TypeTimeoutModel
         if (_values.TryGetValue((root, path), out var writes))
         {
             WrittenValue? agreed = null;
-            foreach (var write in writes)
+            foreach (var write in writes.OrderBy(w => w.Source.Syntax.SyntaxTree.FilePath, StringComparer.Ordinal).ThenBy(w => w.Source.Syntax.SpanStart))
             {
                 if (write.Value is null)
                 {
