@@ -139,39 +139,19 @@ internal sealed partial class RepoSnapshot
         var project = Load(projectPath);
         var sources = new List<TreeEntry>();
         var references = new List<string>();
-        var usings = new List<string>();
-        var implicitUsings = false;
+        var settings = new BuildSettings();
         var defaultItems = true;
         var sdk = string.Empty;
-        if (project is not null)
-        {
-            sdk = (string?)project.Attribute("Sdk") ?? string.Empty;
-            var sdkStyle = sdk.Length > 0 || project.Elements().Any(e => e.Name.LocalName == "Sdk") || project.Elements().Any(e => e.Name.LocalName == "Import" && e.Attribute("Sdk") is not null);
-            defaultItems = sdkStyle && !IsFalse(Property(project, "EnableDefaultCompileItems"));
-            implicitUsings = IsEnabled(Property(project, "ImplicitUsings"));
-            foreach (var item in Items(project, "ProjectReference"))
-            {
-                if (Resolve(directory, item) is { } reference)
-                {
-                    references.Add(reference);
-                }
-            }
 
-            AddUsings(project, usings);
-            foreach (var item in Items(project, "Compile"))
-            {
-                sources.AddRange(Glob(directory, item));
-            }
-        }
-
-        // Directory.Build.props files above the project often switch implicit usings on or add Using items for all projects.
+        // MSBuild imports the nearest Directory.Build.props before the project body; it and the files either imports
+        // often switch implicit usings on or add and remove Using items for all projects.
         for (var current = directory; ; current = DirectoryOf(current))
         {
             var props = Combine(current, "Directory.Build.props");
-            if (files.ContainsKey(props) && Load(props) is { } shared)
+            if (files.ContainsKey(props))
             {
-                implicitUsings |= IsEnabled(Property(shared, "ImplicitUsings"));
-                AddUsings(shared, usings);
+                Scan(props, settings, depth: 0);
+                break;
             }
 
             if (current.Length == 0)
@@ -180,12 +160,34 @@ internal sealed partial class RepoSnapshot
             }
         }
 
+        if (project is not null)
+        {
+            sdk = (string?)project.Attribute("Sdk") ?? string.Empty;
+            var sdkStyle = sdk.Length > 0 || project.Elements().Any(e => e.Name.LocalName == "Sdk") || project.Elements().Any(e => e.Name.LocalName == "Import" && e.Attribute("Sdk") is not null);
+            defaultItems = sdkStyle && !IsFalse(Property(project, "EnableDefaultCompileItems"));
+            foreach (var item in Items(project, "ProjectReference"))
+            {
+                if (Resolve(directory, item) is { } reference)
+                {
+                    references.Add(reference);
+                }
+            }
+
+            Scan(projectPath, settings, depth: 0);
+            foreach (var item in Items(project, "Compile"))
+            {
+                sources.AddRange(Glob(directory, item));
+            }
+        }
+
         if (defaultItems && sourcesByProjectDirectory.TryGetValue(directory, out var own))
         {
             sources.AddRange(own);
         }
 
-        if (implicitUsings)
+        // The SDK's implicit Using items come before every Using item of the props and the project, so removals apply to them.
+        var usings = new List<string>();
+        if (settings.ImplicitUsings)
         {
             usings.AddRange(CommonUsings);
             if (sdk.Contains(".Web", StringComparison.OrdinalIgnoreCase))
@@ -195,6 +197,18 @@ internal sealed partial class RepoSnapshot
             else if (sdk.Contains(".Worker", StringComparison.OrdinalIgnoreCase))
             {
                 usings.AddRange(WorkerUsings);
+            }
+        }
+
+        foreach (var (name, remove) in settings.Usings)
+        {
+            if (remove)
+            {
+                usings.RemoveAll(u => u == name);
+            }
+            else
+            {
+                usings.Add(name);
             }
         }
 
@@ -227,15 +241,53 @@ internal sealed partial class RepoSnapshot
             .Select(e => (string?)e.Attribute("Include")).OfType<string>()
             .SelectMany(i => i.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
-    private static void AddUsings(XElement project, List<string> usings)
+    /// <summary>What the props, imports and project say about usings, in evaluation order.</summary>
+    private sealed class BuildSettings
     {
-        foreach (var item in project.Descendants().Where(e => e.Name.LocalName == "Using" && e.Parent?.Name.LocalName == "ItemGroup"))
+        public bool ImplicitUsings { get; set; }
+
+        public List<(string Name, bool Remove)> Usings { get; } = [];
+    }
+
+    // Imports are followed this deep (shared.props importing versions.props importing ...); conditions are not evaluated.
+    private const int MaxImportDepth = 4;
+
+    private void Scan(string path, BuildSettings settings, int depth)
+    {
+        if (Load(path) is not { } root)
         {
-            if ((string?)item.Attribute("Include") is { Length: > 0 } name && !name.Contains("$(", StringComparison.Ordinal))
+            return;
+        }
+
+        var directory = DirectoryOf(path);
+        foreach (var element in root.Descendants())
+        {
+            switch (element.Name.LocalName)
             {
-                var alias = (string?)item.Attribute("Alias");
-                var isStatic = string.Equals((string?)item.Attribute("Static"), "true", StringComparison.OrdinalIgnoreCase);
-                usings.Add(alias is { Length: > 0 } ? $"{alias} = global::{name}" : isStatic ? $"static global::{name}" : name);
+                case "ImplicitUsings" when element.Parent?.Name.LocalName == "PropertyGroup":
+                    settings.ImplicitUsings = IsEnabled(element.Value.Trim());
+                    break;
+                case "Using" when element.Parent?.Name.LocalName == "ItemGroup":
+                    if ((string?)element.Attribute("Remove") is { Length: > 0 } removed)
+                    {
+                        settings.Usings.Add((removed, true));
+                    }
+                    else if ((string?)element.Attribute("Include") is { Length: > 0 } name && !name.Contains("$(", StringComparison.Ordinal))
+                    {
+                        var alias = (string?)element.Attribute("Alias");
+                        var isStatic = string.Equals((string?)element.Attribute("Static"), "true", StringComparison.OrdinalIgnoreCase);
+                        settings.Usings.Add((alias is { Length: > 0 } ? $"{alias} = global::{name}" : isStatic ? $"static global::{name}" : name, false));
+                    }
+
+                    break;
+                case "Import" when depth < MaxImportDepth && (string?)element.Attribute("Project") is { Length: > 0 } imported:
+                    var relative = imported.Replace("$(MSBuildThisFileDirectory)", string.Empty, StringComparison.Ordinal).Replace('\\', '/').TrimStart('/');
+                    if (Resolve(directory, relative) is { } file && files.ContainsKey(file))
+                    {
+                        Scan(file, settings, depth + 1);
+                    }
+
+                    break;
             }
         }
     }
