@@ -20,6 +20,7 @@ internal sealed record ProjectResult(
     int Files,
     int CompileErrors,
     IReadOnlyList<string> TopErrors,
+    IReadOnlyList<string> SampleErrors,
     IReadOnlyList<Finding> Findings,
     int AnalyzerExceptions,
     TimeSpan Elapsed);
@@ -58,9 +59,11 @@ internal sealed class AnalyzerRunner
     private readonly Dictionary<(string Repo, string Commit, string Project), ProjectResult> cache = [];
     private readonly ConcurrentDictionary<string, TimeSpan> analyzerTime = new(StringComparer.Ordinal);
     private readonly List<string> exceptionSamples = [];
+    private readonly int sampleErrors;
 
-    public AnalyzerRunner()
+    public AnalyzerRunner(int sampleErrors = 0)
     {
+        this.sampleErrors = sampleErrors;
         Analyzers = typeof(DiagnosticIds).Assembly.GetTypes()
             .Where(t => !t.IsAbstract && typeof(DiagnosticAnalyzer).IsAssignableFrom(t) && t.GetCustomAttribute<DiagnosticAnalyzerAttribute>() is not null)
             .OrderBy(t => t.Name, StringComparer.Ordinal)
@@ -132,6 +135,7 @@ internal sealed class AnalyzerRunner
 
         var errors = diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error && d.Id.StartsWith("CS", StringComparison.Ordinal)).ToList();
         var topErrors = errors.GroupBy(d => d.Id).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).Take(3).Select(g => $"{g.Key}x{g.Count()}").ToList();
+        var samples = errors.Take(sampleErrors).Select(d => d.ToString()).ToList();
         var findings = diagnostics
             .Where(d => d.Id.StartsWith("TB", StringComparison.Ordinal) && d.Location != Location.None)
             .Select(d => (Diagnostic: d, Span: d.Location.GetLineSpan()))
@@ -139,7 +143,7 @@ internal sealed class AnalyzerRunner
             .OrderBy(f => f.Path, StringComparer.Ordinal).ThenBy(f => f.Line).ThenBy(f => f.Id, StringComparer.Ordinal)
             .ToList();
         AnalyzerExceptions += exceptions;
-        var result = new ProjectResult(closure.Root.Path, sources.Count, errors.Count, topErrors, findings, exceptions, clock.Elapsed);
+        var result = new ProjectResult(closure.Root.Path, sources.Count, errors.Count, topErrors, samples, findings, exceptions, clock.Elapsed);
         cache[key] = result;
         return result;
     }

@@ -22,6 +22,7 @@ public static partial class Program
           --markdown FILE  also write the report as Markdown.
           --repo OWNER/NAME  whole-repo run: every non-test project of the mirror, every TB finding.
           --commit SHA     commit for --repo (default: the mirror's HEAD).
+          --errors N       print the first N compile errors of each compilation (to tell missing packages from harness gaps).
         """;
 
     public static int Main(string[] args)
@@ -31,6 +32,7 @@ public static partial class Program
         string? markdown = null;
         string? repo = null;
         string? commit = null;
+        var errors = 0;
         for (var i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -43,6 +45,9 @@ public static partial class Program
                     case "--markdown": markdown = Path.GetFullPath(Value()); break;
                     case "--repo": repo = Value(); break;
                     case "--commit": commit = Value(); break;
+                    case "--errors":
+                        errors = int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var count) ? count : throw new ArgumentException("--errors wants a number.");
+                        break;
                     case "-h" or "--help":
                         Console.WriteLine(Usage);
                         return 0;
@@ -65,7 +70,7 @@ public static partial class Program
                 return 2;
             }
 
-            return WholeRepo(repo, commit, mirrors, markdown);
+            return WholeRepo(repo, commit, mirrors, markdown, errors);
         }
 
         if (commit is not null)
@@ -97,13 +102,13 @@ public static partial class Program
             return 2;
         }
 
-        return Cases(cases, caseFiles, mirrors, markdown);
+        return Cases(cases, caseFiles, mirrors, markdown, errors);
     }
 
-    private static int Cases(IReadOnlyList<Case> cases, IReadOnlyList<string> caseFiles, string mirrorsRoot, string? markdown)
+    private static int Cases(IReadOnlyList<Case> cases, IReadOnlyList<string> caseFiles, string mirrorsRoot, string? markdown, int errors)
     {
         var wall = Stopwatch.StartNew();
-        var runner = new AnalyzerRunner();
+        var runner = new AnalyzerRunner(errors);
         Console.WriteLine($"{cases.Count} cases from {string.Join(", ", caseFiles)}; mirrors in {mirrorsRoot}; {runner.Analyzers.Length} analyzers, {runner.References.Count} references.");
         var mirrors = new Dictionary<string, Mirror?>(StringComparer.OrdinalIgnoreCase);
         var snapshots = new Dictionary<(string, string), RepoSnapshot?>();
@@ -140,6 +145,7 @@ public static partial class Program
                 var closure = snapshot.Close(project);
                 var analyzed = runner.Analyze(snapshot, closure);
                 Console.WriteLine($"  {@case.Id}: {project} (+{closure.Projects.Count - 1} referenced) {analyzed.Files} files, {analyzed.CompileErrors} compile errors, {Summary.Seconds(analyzed.Elapsed)}");
+                PrintErrors(analyzed);
                 var near = Scoring.Near(@case, analyzed.Findings);
                 results.Add(new CaseResult(@case, Scoring.Score(@case, near), near, analyzed, null));
             }
@@ -165,7 +171,7 @@ public static partial class Program
         return 0;
     }
 
-    private static int WholeRepo(string repo, string? commitish, string mirrorsRoot, string? markdown)
+    private static int WholeRepo(string repo, string? commitish, string mirrorsRoot, string? markdown, int errors)
     {
         var wall = Stopwatch.StartNew();
         using var mirror = Mirror.Open(mirrorsRoot, repo);
@@ -183,7 +189,7 @@ public static partial class Program
             return 0;
         }
 
-        var runner = new AnalyzerRunner();
+        var runner = new AnalyzerRunner(errors);
         var snapshot = new RepoSnapshot(mirror, commit, tree);
         var projects = snapshot.AllProjects.Where(p => !IsTestOrSample().IsMatch(p)).ToList();
         Console.WriteLine($"{repo} at {commit}: {projects.Count} non-test projects ({snapshot.AllProjects.Count() - projects.Count} skipped); {runner.Analyzers.Length} analyzers.");
@@ -194,6 +200,7 @@ public static partial class Program
             var result = runner.Analyze(snapshot, snapshot.Close(project));
             compiled.Add(result);
             Console.WriteLine($"  {project}: {result.Files} files, {result.CompileErrors} compile errors, {result.Findings.Count} findings, {Summary.Seconds(result.Elapsed)}");
+            PrintErrors(result);
             findings.AddRange(result.Findings);
         }
 
@@ -238,6 +245,14 @@ public static partial class Program
         }
 
         return 0;
+    }
+
+    private static void PrintErrors(ProjectResult result)
+    {
+        foreach (var error in result.SampleErrors)
+        {
+            Console.WriteLine($"      {error}");
+        }
     }
 
     private static RepoSnapshot? Snapshot(Mirror mirror, string commitish, Dictionary<(string, string), RepoSnapshot?> snapshots)

@@ -27,7 +27,7 @@ internal sealed record ProjectClosure(ProjectFile Root, IReadOnlyList<ProjectFil
 internal sealed partial class RepoSnapshot
 {
     // Referenced projects are followed this deep; further ones rarely hold the constants a case needs and cost compile time.
-    private const int MaxReferenceDepth = 3;
+    private const int MaxReferenceDepth = 6;
 
     private static readonly string[] CommonUsings =
     [
@@ -280,6 +280,21 @@ internal sealed partial class RepoSnapshot
                     }
 
                     break;
+                case "Import" when depth < MaxImportDepth && (string?)element.Attribute("Project") is { Length: > 0 } imported
+                        && FileAbove().Match(imported) is { Success: true } above:
+                    // $([MSBuild]::GetPathOfFileAbove('Directory.Build.props', ...)): the chain of Directory.Build.props files.
+                    for (var current = directory; current.Length > 0;)
+                    {
+                        current = DirectoryOf(current);
+                        var candidate = Combine(current, above.Groups[1].Value);
+                        if (files.ContainsKey(candidate))
+                        {
+                            Scan(candidate, settings, depth + 1);
+                            break;
+                        }
+                    }
+
+                    break;
                 case "Import" when depth < MaxImportDepth && (string?)element.Attribute("Project") is { Length: > 0 } imported:
                     var relative = imported.Replace("$(MSBuildThisFileDirectory)", string.Empty, StringComparison.Ordinal).Replace('\\', '/').TrimStart('/');
                     if (Resolve(directory, relative) is { } file && files.ContainsKey(file))
@@ -381,6 +396,9 @@ internal sealed partial class RepoSnapshot
         var normalized = string.Join('/', parts);
         return path.EndsWith('/') && normalized.Length > 0 ? normalized + "/" : normalized;
     }
+
+    [GeneratedRegex(@"GetPathOfFileAbove\(\s*'([^'/\\]+)'")]
+    private static partial Regex FileAbove();
 
     [GeneratedRegex(@"(^|/)(bin|obj)/", RegexOptions.IgnoreCase)]
     private static partial Regex BuildOutput();
