@@ -1,0 +1,187 @@
+using System.Globalization;
+using System.Text;
+
+namespace TimeoutBudget.RealCode;
+
+internal enum Outcome
+{
+    Found,
+    OtherRule,
+    Missed,
+    Clean,
+    FalsePositive,
+    Excluded,
+    MissingMirror,
+    NoProject,
+}
+
+/// <summary>How one case came out, with what the analyzers said near its line.</summary>
+internal sealed record CaseResult(Case Case, Outcome Outcome, IReadOnlyList<Finding> Near, ProjectResult? Project, string? Detail);
+
+/// <summary>The scoring rules, kept in one place so the README can quote them.</summary>
+internal static class Scoring
+{
+    /// <summary>
+    /// How far (in lines, either way) a diagnostic may land from the labelled line and still count. A case cites the line of
+    /// the call or statement, while a rule may anchor on the start of a wrapped invocation, the assignment that set the
+    /// timeout, or the object creation one or two lines up; two lines absorbs that without reaching the next statement.
+    /// </summary>
+    public const int LineTolerance = 2;
+
+    /// <summary>The rules the corpus labels: a finding of one of these near an ALIGNED case is a false positive.</summary>
+    public static readonly IReadOnlySet<string> ScoredRules = new HashSet<string>(StringComparer.Ordinal) { "TB0001", "TB0002", "TB0004", "TB0005" };
+
+    public static IReadOnlyList<Finding> Near(Case @case, IEnumerable<Finding> findings) =>
+        findings.Where(f => string.Equals(f.Path, @case.Path, StringComparison.Ordinal) && Math.Abs(f.Line - @case.Line) <= LineTolerance).ToList();
+
+    public static Outcome Score(Case @case, IReadOnlyList<Finding> near)
+    {
+        if (@case.IsExcluded)
+        {
+            return Outcome.Excluded;
+        }
+
+        if (@case.IsAligned || string.Equals(@case.Rule, "none", StringComparison.OrdinalIgnoreCase))
+        {
+            return near.Any(f => ScoredRules.Contains(f.Id)) ? Outcome.FalsePositive : Outcome.Clean;
+        }
+
+        if (near.Any(f => string.Equals(f.Id, @case.Rule, StringComparison.OrdinalIgnoreCase)))
+        {
+            return Outcome.Found;
+        }
+
+        return near.Count > 0 ? Outcome.OtherRule : Outcome.Missed;
+    }
+
+    public static string Label(Outcome outcome) => outcome switch
+    {
+        Outcome.Found => "FOUND",
+        Outcome.OtherRule => "other TB rule",
+        Outcome.Missed => "MISS",
+        Outcome.Clean => "ok (no finding)",
+        Outcome.FalsePositive => "FALSE POSITIVE",
+        Outcome.Excluded => "excluded",
+        Outcome.MissingMirror => "missing mirror",
+        Outcome.NoProject => "no project",
+        _ => outcome.ToString(),
+    };
+}
+
+/// <summary>The totals printed after the table, computed once for the console and the Markdown file.</summary>
+internal sealed class Summary
+{
+    private static readonly string[] PositiveLabels = ["MISALIGNED", "ABANDONED_WORK", "UNBOUNDED"];
+
+    public Summary(IReadOnlyList<CaseResult> results, AnalyzerRunner runner, TimeSpan wall)
+    {
+        var lines = new List<string>();
+        var scored = results.Where(r => r.Outcome is not (Outcome.Excluded or Outcome.MissingMirror or Outcome.NoProject)).ToList();
+        var positives = scored.Where(r => !r.Case.IsAligned && !string.Equals(r.Case.Rule, "none", StringComparison.OrdinalIgnoreCase)).ToList();
+        var aligned = scored.Where(r => r.Outcome is Outcome.Clean or Outcome.FalsePositive).ToList();
+        lines.Add($"Cases: {results.Count} ({scored.Count} scored, {results.Count(r => r.Outcome == Outcome.Excluded)} excluded, {results.Count(r => r.Outcome == Outcome.MissingMirror)} missing mirror, {results.Count(r => r.Outcome == Outcome.NoProject)} without a project)");
+        lines.Add($"Recall (expected rule within ±{Scoring.LineTolerance} lines): {Ratio(positives.Count(r => r.Outcome == Outcome.Found), positives.Count)}; found with a different TB rule: {positives.Count(r => r.Outcome == Outcome.OtherRule)}");
+        foreach (var label in PositiveLabels)
+        {
+            var group = positives.Where(r => string.Equals(r.Case.Expected, label, StringComparison.OrdinalIgnoreCase)).ToList();
+            lines.Add($"  {label,-15} {Ratio(group.Count(r => r.Outcome == Outcome.Found), group.Count)}; other TB rule: {group.Count(r => r.Outcome == Outcome.OtherRule)}");
+        }
+
+        foreach (var rule in positives.Select(r => r.Case.Rule).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        {
+            var group = positives.Where(r => r.Case.Rule == rule).ToList();
+            lines.Add($"  {rule,-15} {Ratio(group.Count(r => r.Outcome == Outcome.Found), group.Count)}");
+        }
+
+        lines.Add($"False positives (TB0001/2/4/5 within ±{Scoring.LineTolerance} lines of an ALIGNED case): {aligned.Count(r => r.Outcome == Outcome.FalsePositive)} / {aligned.Count} aligned");
+        lines.Add($"AD0001 (analyzer exceptions): {runner.AnalyzerExceptions}");
+        foreach (var sample in runner.ExceptionSamples)
+        {
+            lines.Add($"  {sample}");
+        }
+
+        var projects = results.Select(r => r.Project).OfType<ProjectResult>().Distinct().ToList();
+        lines.Add($"Compilations: {runner.Compilations} ({projects.Sum(p => p.Files):N0} files, {projects.Sum(p => p.CompileErrors):N0} compile errors, {Seconds(TimeSpan.FromTicks(projects.Sum(p => p.Elapsed.Ticks)))} compile+analyze)");
+        lines.AddRange(AnalyzerTimes(runner));
+        lines.Add($"Wall time: {Seconds(wall)}");
+        Lines = lines;
+    }
+
+    public IReadOnlyList<string> Lines { get; }
+
+    public static IEnumerable<string> AnalyzerTimes(AnalyzerRunner runner)
+    {
+        yield return "Analyzer time (summed over compilations, concurrent analysis):";
+        foreach (var (name, time) in runner.AnalyzerTime.OrderByDescending(p => p.Value))
+        {
+            yield return $"  {name,-30} {Seconds(time)}";
+        }
+    }
+
+    public static string Seconds(TimeSpan time) => time.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture) + " s";
+
+    private static string Ratio(int part, int whole) =>
+        whole == 0 ? "0/0" : $"{part}/{whole} = {(100.0 * part / whole).ToString("0.0", CultureInfo.InvariantCulture)} %";
+}
+
+/// <summary>The per-case table, for the console and as Markdown.</summary>
+internal static class CaseReport
+{
+    public static void Print(IReadOnlyList<CaseResult> results, Summary summary, TextWriter output)
+    {
+        output.WriteLine($"{"id",-10} {"label",-15} {"rule",-7} {"result",-16} {"errors",7}  file:line");
+        foreach (var result in results)
+        {
+            var @case = result.Case;
+            var errors = result.Project is { } project ? project.CompileErrors.ToString(CultureInfo.InvariantCulture) : "-";
+            output.WriteLine($"{@case.Id,-10} {@case.Expected,-15} {@case.Rule,-7} {Scoring.Label(result.Outcome),-16} {errors,7}  {@case.Repo}:{@case.Path}:{@case.Line}");
+            if (result.Detail is not null)
+            {
+                output.WriteLine($"{string.Empty,12}{result.Detail}");
+            }
+
+            foreach (var finding in result.Near)
+            {
+                output.WriteLine($"{string.Empty,12}{finding.Id} line {finding.Line}: {finding.Message}");
+            }
+        }
+
+        output.WriteLine();
+        foreach (var line in summary.Lines)
+        {
+            output.WriteLine(line);
+        }
+    }
+
+    public static string Markdown(IReadOnlyList<CaseResult> results, Summary summary, IEnumerable<string> caseFiles)
+    {
+        var text = new StringBuilder();
+        text.AppendLine("# Analyzer on real code");
+        text.AppendLine();
+        text.AppendLine($"Generated by `tests/TimeoutBudget.RealCode` from {string.Join(", ", caseFiles.Select(f => $"`{Path.GetFileName(f)}`"))}. A labelled rule is found when it is reported in the file within ±{Scoring.LineTolerance} lines of the case; an ALIGNED case is a false positive when TB0001/2/4/5 is reported there. Compile errors are a quality hint: the code is compiled without its NuGet packages.");
+        text.AppendLine();
+        text.AppendLine("| id | repo | file:line | label | rule | result | compile errors | diagnostics near the line |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|");
+        foreach (var result in results)
+        {
+            var @case = result.Case;
+            var errors = result.Project is { } project ? $"{project.CompileErrors}{(project.TopErrors.Count > 0 ? " (" + string.Join(", ", project.TopErrors) + ")" : string.Empty)}" : "-";
+            var near = string.Join("<br>", result.Near.Select(f => $"{f.Id} L{f.Line}: {f.Message}").Append(result.Detail ?? string.Empty).Where(s => s.Length > 0));
+            text.AppendLine($"| {@case.Id} | {@case.Repo} | `{@case.Path}:{@case.Line}` | {@case.Expected} | {@case.Rule} | {Scoring.Label(result.Outcome)} | {errors} | {Cell(near)} |");
+        }
+
+        text.AppendLine();
+        text.AppendLine("## Totals");
+        text.AppendLine();
+        text.AppendLine("```text");
+        foreach (var line in summary.Lines)
+        {
+            text.AppendLine(line);
+        }
+
+        text.AppendLine("```");
+        return text.ToString();
+    }
+
+    public static string Cell(string text) => text.Replace("|", "\\|", StringComparison.Ordinal).Replace("\r", string.Empty, StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
+}
