@@ -113,10 +113,10 @@ public class MessageTests
 
     private static async Task<ImmutableArray<Diagnostic>> DiagnosticsAsync(DiagnosticAnalyzer analyzer, string source)
     {
-        var references = await TestReferences.Net80.ResolveAsync(LanguageNames.CSharp, CancellationToken.None);
+        var references = await TestReferences.ResolveAsync();
         var compilation = CSharpCompilation.Create(
             "Messages",
-            new[] { CSharpSyntaxTree.ParseText(source, path: "Seed.cs"), CSharpSyntaxTree.ParseText(Stubs.Source, path: "Stubs.cs") },
+            new[] { CSharpSyntaxTree.ParseText(source, path: "Seed.cs") },
             references,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
         Assert.Empty(compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));

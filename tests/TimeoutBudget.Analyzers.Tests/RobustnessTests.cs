@@ -81,7 +81,6 @@ public class RobustnessTests
         {
             CSharpSyntaxTree.ParseText(source, path: "Broken.cs"),
             CSharpSyntaxTree.ParseText(ImplicitUsings, path: "GlobalUsings.cs"),
-            CSharpSyntaxTree.ParseText(Stubs.Source, path: "Stubs.cs"),
         };
         var plans = ImmutableArray.Create<AdditionalText>(
             new InMemoryAdditionalText("/broken/timeouts.json", source),
@@ -113,7 +112,7 @@ public class RobustnessTests
 
     private static async Task AssertNoAnalyzerExceptionsAsync(IReadOnlyList<SyntaxTree> trees, ImmutableArray<AdditionalText> additionalFiles)
     {
-        var references = await TestReferences.Net80.ResolveAsync(LanguageNames.CSharp, CancellationToken.None);
+        var references = await TestReferences.ResolveAsync();
         var compilation = CSharpCompilation.Create(
             "Robustness",
             trees,
