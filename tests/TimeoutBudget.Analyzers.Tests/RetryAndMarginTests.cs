@@ -61,11 +61,11 @@ public class RetryScheduleDoesNotFitTests
 
         class Poller
         {
-            public Task<string> PollAsync(string queue)
+            public Task PollAsync(string queue)
             {
                 var config = new AmazonSQSConfig { Timeout = TimeSpan.FromSeconds(540), MaxErrorRetry = {|TB0002:2|} };
                 var sqs = new AmazonSQSClient(config);
-                return Task.Run(() => sqs.ReceiveMessage(queue)).WaitAsync(TimeSpan.FromSeconds(600));
+                return Task.Run(() => sqs.ReceiveMessageAsync(queue).GetAwaiter().GetResult()).WaitAsync(TimeSpan.FromSeconds(600));
             }
         }
         """);
@@ -98,11 +98,11 @@ public class RetryScheduleDoesNotFitTests
                 .AddTimeout(TimeSpan.FromSeconds(10))
                 .Build();
 
-            public Task<string> SdkDefaultRetries(string queue)
+            public Task SdkDefaultRetries(string queue)
             {
                 // MaxErrorRetry's default of 2 is the SDK's, not the user's schedule.
                 var sqs = new AmazonSQSClient(new AmazonSQSConfig { Timeout = TimeSpan.FromSeconds(540) });
-                return Task.Run(() => sqs.ReceiveMessage(queue)).WaitAsync(TimeSpan.FromSeconds(600));
+                return Task.Run(() => sqs.ReceiveMessageAsync(queue).GetAwaiter().GetResult()).WaitAsync(TimeSpan.FromSeconds(600));
             }
         }
         """);
