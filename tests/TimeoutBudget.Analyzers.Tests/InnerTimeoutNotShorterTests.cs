@@ -135,6 +135,39 @@ public class InnerTimeoutNotShorterTests
         """);
 
     [Fact]
+    public Task Polly_builder_kept_in_a_local_with_timeout_options() => Verifier.AnalyzerAsync("""
+        using System;
+        using Polly;
+        using Polly.Timeout;
+
+        class Pipelines
+        {
+            public ResiliencePipeline Create()
+            {
+                var builder = new ResiliencePipelineBuilder();
+                builder.AddTimeout(new TimeoutStrategyOptions { Timeout = TimeSpan.FromSeconds(10) });
+                builder.AddTimeout(new TimeoutStrategyOptions { Timeout = {|TB0001:TimeSpan.FromSeconds(10)|} });
+                return builder.Build();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Polly_typed_builder_of_a_resilience_handler() => Verifier.AnalyzerAsync("""
+        using System;
+        using Microsoft.Extensions.DependencyInjection;
+        using Polly;
+
+        class Startup
+        {
+            public void Configure(IServiceCollection services) =>
+                services.AddHttpClient("api").AddResilienceHandler("api-pipeline", pipeline => pipeline
+                    .AddTimeout(TimeSpan.FromSeconds(10))
+                    .AddTimeout({|TB0001:TimeSpan.FromSeconds(15)|}));
+        }
+        """);
+
+    [Fact]
     public Task Standard_handler_attempt_timeout_longer_than_total() => Verifier.AnalyzerAsync("""
         using System;
         using Microsoft.Extensions.DependencyInjection;

@@ -37,6 +37,23 @@ public class RetryScheduleDoesNotFitTests
         """);
 
     [Fact]
+    public Task Http_retry_options_in_a_resilience_handler_exceeding_the_outer_timeout() => Verifier.AnalyzerAsync("""
+        using System;
+        using Microsoft.Extensions.DependencyInjection;
+        using Microsoft.Extensions.Http.Resilience;
+        using Polly;
+
+        class Startup
+        {
+            public void Configure(IServiceCollection services) =>
+                services.AddHttpClient("api").AddResilienceHandler("api-pipeline", pipeline => pipeline
+                    .AddTimeout(TimeSpan.FromSeconds(30))
+                    .AddRetry(new HttpRetryStrategyOptions { MaxRetryAttempts = {|TB0002:2|}, Delay = TimeSpan.FromSeconds(1) })
+                    .AddTimeout(TimeSpan.FromSeconds(10)));
+        }
+        """);
+
+    [Fact]
     public Task Standard_handler_retries_exceeding_the_total_request_timeout() => Verifier.AnalyzerAsync("""
         using System;
         using Microsoft.Extensions.DependencyInjection;
