@@ -12,8 +12,8 @@ public class AbandonedWorkTests
 
         class Poller
         {
-            public Task<string> PollAsync(AmazonSQSClient sqs, string queue) =>
-                {|TB0004:Task.Run(() => sqs.ReceiveMessage(queue))|}.WaitAsync(TimeSpan.FromSeconds(180));
+            public Task PollAsync(AmazonSQSClient sqs, string queue) =>
+                {|TB0004:Task.Run(() => sqs.ReceiveMessageAsync(queue).GetAwaiter().GetResult())|}.WaitAsync(TimeSpan.FromSeconds(180));
         }
         """);
 

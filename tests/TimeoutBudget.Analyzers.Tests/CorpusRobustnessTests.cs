@@ -86,11 +86,10 @@ public sealed class CorpusRobustnessTests(ITestOutputHelper output)
             .ToList();
         Assert.True(sources.Count > 20, $"found only {sources.Count} test sources");
 
-        var references = await TestReferences.Net80.ResolveAsync(LanguageNames.CSharp, CancellationToken.None);
+        var references = await TestReferences.ResolveAsync();
         var shared = new[]
         {
             CSharpSyntaxTree.ParseText(RobustnessTests.ImplicitUsings, Parse, "GlobalUsings.cs"),
-            CSharpSyntaxTree.ParseText(Stubs.Source, Parse, "Stubs.cs"),
         };
         var random = new Random(8);
         var slowest = TimeSpan.Zero;

@@ -20,8 +20,8 @@ public class InnerTimeoutNotShorterTests
                 _sqs = new AmazonSQSClient(config);
             }
 
-            public Task<string> PollAsync(string queue) =>
-                Task.Run(() => _sqs.ReceiveMessage(queue)).WaitAsync(TimeSpan.FromSeconds(180));
+            public Task PollAsync(string queue) =>
+                Task.Run(() => _sqs.ReceiveMessageAsync(queue).GetAwaiter().GetResult()).WaitAsync(TimeSpan.FromSeconds(180));
         }
         """);
 
@@ -41,8 +41,8 @@ public class InnerTimeoutNotShorterTests
                 _sqs = new AmazonSQSClient(config);
             }
 
-            public Task<string> PollAsync(string queue) =>
-                Task.Run(() => _sqs.ReceiveMessage(queue)).WaitAsync(TimeSpan.FromSeconds(600));
+            public Task PollAsync(string queue) =>
+                Task.Run(() => _sqs.ReceiveMessageAsync(queue).GetAwaiter().GetResult()).WaitAsync(TimeSpan.FromSeconds(600));
         }
         """);
 
@@ -135,6 +135,39 @@ public class InnerTimeoutNotShorterTests
         """);
 
     [Fact]
+    public Task Polly_builder_kept_in_a_local_with_timeout_options() => Verifier.AnalyzerAsync("""
+        using System;
+        using Polly;
+        using Polly.Timeout;
+
+        class Pipelines
+        {
+            public ResiliencePipeline Create()
+            {
+                var builder = new ResiliencePipelineBuilder();
+                builder.AddTimeout(new TimeoutStrategyOptions { Timeout = TimeSpan.FromSeconds(10) });
+                builder.AddTimeout(new TimeoutStrategyOptions { Timeout = {|TB0001:TimeSpan.FromSeconds(10)|} });
+                return builder.Build();
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Polly_typed_builder_of_a_resilience_handler() => Verifier.AnalyzerAsync("""
+        using System;
+        using Microsoft.Extensions.DependencyInjection;
+        using Polly;
+
+        class Startup
+        {
+            public void Configure(IServiceCollection services) =>
+                services.AddHttpClient("api").AddResilienceHandler("api-pipeline", pipeline => pipeline
+                    .AddTimeout(TimeSpan.FromSeconds(10))
+                    .AddTimeout({|TB0001:TimeSpan.FromSeconds(15)|}));
+        }
+        """);
+
+    [Fact]
     public Task Standard_handler_attempt_timeout_longer_than_total() => Verifier.AnalyzerAsync("""
         using System;
         using Microsoft.Extensions.DependencyInjection;
@@ -143,6 +176,23 @@ public class InnerTimeoutNotShorterTests
         {
             public void Configure(IServiceCollection services) =>
                 services.AddHttpClient("api", c => { }).AddStandardResilienceHandler(o =>
+                {
+                    o.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(30);
+                    o.AttemptTimeout.Timeout = {|TB0001:TimeSpan.FromSeconds(45)|};
+                });
+        }
+        """);
+
+    [Fact]
+    public Task Standard_handler_attempt_timeout_longer_than_total_set_through_Configure() => Verifier.AnalyzerAsync("""
+        using System;
+        using Microsoft.Extensions.DependencyInjection;
+        using Microsoft.Extensions.Http.Resilience;
+
+        class Startup
+        {
+            public void Configure(IServiceCollection services) =>
+                services.AddHttpClient("api").AddStandardResilienceHandler().Configure(o =>
                 {
                     o.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(30);
                     o.AttemptTimeout.Timeout = {|TB0001:TimeSpan.FromSeconds(45)|};
@@ -200,6 +250,8 @@ public class InnerTimeoutNotShorterTests
 
 public class HttpClientFactoryTests
 {
+    // AddStandardResilienceHandler returns an IHttpStandardResiliencePipelineBuilder, so "after the handler" is written on the
+    // client builder kept in a local, or on a later AddHttpClient of the same name.
     [Fact]
     public Task HttpClient_timeout_configured_after_the_standard_handler_wraps_its_total() => Verify<NestedTimeoutAnalyzer>.AnalyzerAsync("""
         using System;
@@ -207,10 +259,70 @@ public class HttpClientFactoryTests
 
         class Startup
         {
-            public void Configure(IServiceCollection services) =>
-                services.AddHttpClient("api", c => { })
-                    .AddStandardResilienceHandler(o => o.TotalRequestTimeout.Timeout = {|TB0001:TimeSpan.FromSeconds(30)|})
-                    .ConfigureHttpClient(c => c.Timeout = TimeSpan.FromSeconds(10));
+            public void Configure(IServiceCollection services)
+            {
+                var api = services.AddHttpClient("api", c => { });
+                api.AddStandardResilienceHandler(o => o.TotalRequestTimeout.Timeout = {|TB0001:TimeSpan.FromSeconds(30)|});
+                api.ConfigureHttpClient(c => c.Timeout = TimeSpan.FromSeconds(10));
+            }
+        }
+        """);
+
+    [Fact]
+    public Task HttpClient_timeout_on_a_later_AddHttpClient_of_the_same_name_wraps_the_total_set_through_Configure() => Verify<NestedTimeoutAnalyzer>.AnalyzerAsync("""
+        using System;
+        using Microsoft.Extensions.DependencyInjection;
+        using Microsoft.Extensions.Http.Resilience;
+
+        class Startup
+        {
+            public void Configure(IServiceCollection services)
+            {
+                services.AddHttpClient("api")
+                    .AddStandardResilienceHandler()
+                    .Configure(o => o.TotalRequestTimeout.Timeout = {|TB0001:TimeSpan.FromSeconds(30)|});
+                services.AddHttpClient("api").ConfigureHttpClient((sp, c) => c.Timeout = TimeSpan.FromSeconds(20));
+                services.AddHttpClient("other", c => c.Timeout = TimeSpan.FromSeconds(5));
+            }
+        }
+        """);
+
+    [Fact]
+    public Task HttpClient_timeout_in_a_later_AddHttpClient_delegate_against_a_pipeline_builder_kept_in_a_local() => Verify<NestedTimeoutAnalyzer>.AnalyzerAsync("""
+        using System;
+        using Microsoft.Extensions.DependencyInjection;
+        using Microsoft.Extensions.Http.Resilience;
+
+        class Startup
+        {
+            public void Configure(IServiceCollection services)
+            {
+                var pipeline = services.AddHttpClient("api").AddStandardResilienceHandler();
+                pipeline.Configure((o, sp) => o.TotalRequestTimeout.Timeout = {|TB0003:TimeSpan.FromSeconds(29)|});
+                services.AddHttpClient("api", c => c.Timeout = TimeSpan.FromSeconds(30));
+            }
+        }
+        """);
+
+    [Fact]
+    public Task HttpClient_timeouts_of_another_client_or_set_before_the_handler_are_not_compared() => Verify<NestedTimeoutAnalyzer>.AnalyzerAsync("""
+        using System;
+        using Microsoft.Extensions.DependencyInjection;
+        using Microsoft.Extensions.Http.Resilience;
+
+        class Startup
+        {
+            public void Configure(IServiceCollection services)
+            {
+                var api = services.AddHttpClient("api");
+                api.ConfigureHttpClient(c => c.Timeout = TimeSpan.FromSeconds(10));
+                api.AddStandardResilienceHandler().Configure(o => o.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(30));
+                var other = services.AddHttpClient("other");
+                other.ConfigureHttpClient(c => c.Timeout = TimeSpan.FromSeconds(10));
+            }
+
+            public void Elsewhere(IServiceCollection services) =>
+                services.AddHttpClient("api", c => c.Timeout = TimeSpan.FromSeconds(10));
         }
         """);
 

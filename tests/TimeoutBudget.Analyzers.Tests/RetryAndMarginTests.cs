@@ -37,6 +37,23 @@ public class RetryScheduleDoesNotFitTests
         """);
 
     [Fact]
+    public Task Http_retry_options_in_a_resilience_handler_exceeding_the_outer_timeout() => Verifier.AnalyzerAsync("""
+        using System;
+        using Microsoft.Extensions.DependencyInjection;
+        using Microsoft.Extensions.Http.Resilience;
+        using Polly;
+
+        class Startup
+        {
+            public void Configure(IServiceCollection services) =>
+                services.AddHttpClient("api").AddResilienceHandler("api-pipeline", pipeline => pipeline
+                    .AddTimeout(TimeSpan.FromSeconds(30))
+                    .AddRetry(new HttpRetryStrategyOptions { MaxRetryAttempts = {|TB0002:2|}, Delay = TimeSpan.FromSeconds(1) })
+                    .AddTimeout(TimeSpan.FromSeconds(10)));
+        }
+        """);
+
+    [Fact]
     public Task Standard_handler_retries_exceeding_the_total_request_timeout() => Verifier.AnalyzerAsync("""
         using System;
         using Microsoft.Extensions.DependencyInjection;
@@ -61,11 +78,11 @@ public class RetryScheduleDoesNotFitTests
 
         class Poller
         {
-            public Task<string> PollAsync(string queue)
+            public Task PollAsync(string queue)
             {
                 var config = new AmazonSQSConfig { Timeout = TimeSpan.FromSeconds(540), MaxErrorRetry = {|TB0002:2|} };
                 var sqs = new AmazonSQSClient(config);
-                return Task.Run(() => sqs.ReceiveMessage(queue)).WaitAsync(TimeSpan.FromSeconds(600));
+                return Task.Run(() => sqs.ReceiveMessageAsync(queue).GetAwaiter().GetResult()).WaitAsync(TimeSpan.FromSeconds(600));
             }
         }
         """);
@@ -98,11 +115,11 @@ public class RetryScheduleDoesNotFitTests
                 .AddTimeout(TimeSpan.FromSeconds(10))
                 .Build();
 
-            public Task<string> SdkDefaultRetries(string queue)
+            public Task SdkDefaultRetries(string queue)
             {
                 // MaxErrorRetry's default of 2 is the SDK's, not the user's schedule.
                 var sqs = new AmazonSQSClient(new AmazonSQSConfig { Timeout = TimeSpan.FromSeconds(540) });
-                return Task.Run(() => sqs.ReceiveMessage(queue)).WaitAsync(TimeSpan.FromSeconds(600));
+                return Task.Run(() => sqs.ReceiveMessageAsync(queue).GetAwaiter().GetResult()).WaitAsync(TimeSpan.FromSeconds(600));
             }
         }
         """);

@@ -81,12 +81,27 @@ public class RobustnessTests
         {
             CSharpSyntaxTree.ParseText(source, path: "Broken.cs"),
             CSharpSyntaxTree.ParseText(ImplicitUsings, path: "GlobalUsings.cs"),
-            CSharpSyntaxTree.ParseText(Stubs.Source, path: "Stubs.cs"),
         };
         var plans = ImmutableArray.Create<AdditionalText>(
             new InMemoryAdditionalText("/broken/timeouts.json", source),
             new InMemoryAdditionalText("/broken/a.timeouts.json", "{ \"layer\": \"x\", \"timeout\": \"1s\", \"children\": [ { \"layer\": \"y\", \"timeout\": "));
         await AssertNoAnalyzerExceptionsAsync(trees, plans);
+    }
+
+    /// <summary>The samples the broken code is cut from are real code: they compile clean against the real packages.</summary>
+    [Fact]
+    public async Task The_well_formed_samples_compile_against_the_real_packages()
+    {
+        var references = await TestReferences.ResolveAsync();
+        foreach (var source in WellFormedSamples)
+        {
+            var compilation = CSharpCompilation.Create(
+                "Sample",
+                new[] { CSharpSyntaxTree.ParseText(source, path: "Sample.cs"), CSharpSyntaxTree.ParseText(ImplicitUsings, path: "GlobalUsings.cs") },
+                references,
+                new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+            Assert.Empty(compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
+        }
     }
 
     private static readonly string[] WellFormedSamples =
@@ -96,7 +111,7 @@ public class RobustnessTests
         class P
         {
             private readonly AmazonSQSClient _sqs = new AmazonSQSClient(new AmazonSQSConfig { Timeout = TimeSpan.FromSeconds(240), MaxErrorRetry = 3 });
-            public Task<string> Poll(string q) => Task.Run(() => _sqs.ReceiveMessage(q)).WaitAsync(TimeSpan.FromSeconds(180));
+            public Task Poll(string q) => Task.Run(() => _sqs.ReceiveMessageAsync(q).GetAwaiter().GetResult()).WaitAsync(TimeSpan.FromSeconds(180));
             public async Task Linked() { using var a = new CancellationTokenSource(1000); using var b = CancellationTokenSource.CreateLinkedTokenSource(a.Token, default); b.CancelAfter(2000); await _sqs.ReceiveMessageAsync("q", b.Token); }
         }
         """,
@@ -113,7 +128,7 @@ public class RobustnessTests
 
     private static async Task AssertNoAnalyzerExceptionsAsync(IReadOnlyList<SyntaxTree> trees, ImmutableArray<AdditionalText> additionalFiles)
     {
-        var references = await TestReferences.Net80.ResolveAsync(LanguageNames.CSharp, CancellationToken.None);
+        var references = await TestReferences.ResolveAsync();
         var compilation = CSharpCompilation.Create(
             "Robustness",
             trees,

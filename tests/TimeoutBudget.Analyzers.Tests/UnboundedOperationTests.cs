@@ -47,7 +47,7 @@ public class UnboundedOperationTests
 
         class Poller
         {
-            public Task<string> PollAsync(string queue)
+            public Task PollAsync(string queue)
             {
                 var sqs = new AmazonSQSClient(new AmazonSQSConfig { Timeout = Timeout.InfiniteTimeSpan });
                 return {|TB0005:sqs.ReceiveMessageAsync(queue)|};

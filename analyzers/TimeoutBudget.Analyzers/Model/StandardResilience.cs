@@ -39,37 +39,190 @@ internal static class StandardResilience
     }
 
     /// <summary>
-    /// The standard handler resets <c>HttpClient.Timeout</c> to infinite, so only a timeout configured after it in the same
-    /// builder chain still applies — and then it wraps the whole handler, total request timeout included.
+    /// The standard handler resets <c>HttpClient.Timeout</c> to infinite, so only a timeout configured after it for the same
+    /// client still applies — and then it wraps the whole handler, total request timeout included.
     /// </summary>
+    /// <remarks>
+    /// <c>AddStandardResilienceHandler</c> returns an <c>IHttpStandardResiliencePipelineBuilder</c>, not the client builder, so
+    /// a later <c>ConfigureHttpClient</c> is written on the client builder held in a local (or a parameter or field), or on a
+    /// later <c>AddHttpClient</c> of the same name, whose own <c>configureClient</c> delegate counts too. The handler's options
+    /// come from its own delegate or from <c>Configure(o =&gt; …)</c> on the pipeline builder it returns.
+    /// </remarks>
     private static void CheckAgainstHttpClientTimeout(TypeTimeoutModel model, DiagnosticSink sink)
     {
-        foreach (var invocation in model.Invocations)
+        var invocations = model.Invocations.ToList();
+        foreach (var invocation in invocations)
         {
-            if (invocation.TargetMethod.Name != "AddStandardResilienceHandler" || ConfigureParameter(invocation) is not { } options
-                || model.GetDuration(options, "TotalRequestTimeout.Timeout") is not { IsFinite: true } total)
+            if (invocation.TargetMethod.Name != "AddStandardResilienceHandler")
             {
                 continue;
             }
 
-            for (var next = NextInChain(invocation); next is not null; next = NextInChain(next))
+            foreach (var options in HandlerOptions(invocation, invocations, model))
             {
-                if (next.TargetMethod.Name != "ConfigureHttpClient" || ConfigureParameter(next) is not { } client
-                    || model.GetDuration(client, "Timeout") is not { IsFinite: true } clientTimeout)
+                if (model.GetDuration(options, "TotalRequestTimeout.Timeout") is not { IsFinite: true } total)
                 {
                     continue;
                 }
 
-                var consequence = $"HttpClient cancels every request after {clientTimeout.Text}, before the handler's total timeout and its retries can act";
-                if (!Comparison.InnerNotShorter(total, $"{options.Name}.TotalRequestTimeout", clientTimeout, "HttpClient.Timeout configured after the standard handler", consequence, sink))
+                foreach (var client in LaterClientConfigurations(invocation, invocations, model))
                 {
-                    Comparison.MarginTooSmall(total, $"{options.Name}.TotalRequestTimeout", clientTimeout, "HttpClient.Timeout configured after the standard handler", sink);
+                    if (model.GetDuration(client, "Timeout") is not { IsFinite: true } clientTimeout)
+                    {
+                        continue;
+                    }
+
+                    var consequence = $"HttpClient cancels every request after {clientTimeout.Text}, before the handler's total timeout and its retries can act";
+                    if (!Comparison.InnerNotShorter(total, $"{options.Name}.TotalRequestTimeout", clientTimeout, "HttpClient.Timeout configured after the standard handler", consequence, sink))
+                    {
+                        Comparison.MarginTooSmall(total, $"{options.Name}.TotalRequestTimeout", clientTimeout, "HttpClient.Timeout configured after the standard handler", sink);
+                    }
                 }
             }
         }
     }
 
-    private static IParameterSymbol? ConfigureParameter(IInvocationOperation invocation)
+    /// <summary>
+    /// The options parameters that configure this handler: its own delegate's, and those of every <c>Configure(…)</c> on the
+    /// pipeline builder it returns, chained or through the local, field or property it is stored in.
+    /// </summary>
+    private static IEnumerable<IParameterSymbol> HandlerOptions(IInvocationOperation handler, List<IInvocationOperation> invocations, TypeTimeoutModel model)
+    {
+        var found = new List<IParameterSymbol>();
+        if (OptionsParameter(handler, model) is { } own)
+        {
+            found.Add(own);
+        }
+
+        for (var next = NextInChain(handler); next is not null && next.TargetMethod.Name == "Configure"; next = NextInChain(next))
+        {
+            if (OptionsParameter(next, model) is { } chained)
+            {
+                found.Add(chained);
+            }
+        }
+
+        if (Roots.OfCreation(handler) is ISymbol stored and (ILocalSymbol or IFieldSymbol or IPropertySymbol))
+        {
+            foreach (var configure in invocations)
+            {
+                if (configure.TargetMethod.Name == "Configure" && Receiver(configure) is { } receiver
+                    && SymbolEqualityComparer.Default.Equals(Roots.Of(receiver) as ISymbol, stored)
+                    && OptionsParameter(configure, model) is { } held)
+                {
+                    found.Add(held);
+                }
+            }
+        }
+
+        return found.Distinct<IParameterSymbol>(SymbolEqualityComparer.Default);
+    }
+
+    /// <summary>
+    /// The <c>HttpClient</c> parameters of the client configurations that run after this handler was added, in the same body:
+    /// the rest of the fluent chain, <c>ConfigureHttpClient</c> on the same client builder, and a later <c>AddHttpClient</c>
+    /// of the same name (its <c>configureClient</c> delegate, and any <c>ConfigureHttpClient</c> chained on it).
+    /// </summary>
+    private static IEnumerable<IParameterSymbol> LaterClientConfigurations(IInvocationOperation handler, List<IInvocationOperation> invocations, TypeTimeoutModel model)
+    {
+        var found = new List<IParameterSymbol>();
+        for (var next = NextInChain(handler); next is not null; next = NextInChain(next))
+        {
+            if (next.TargetMethod.Name == "ConfigureHttpClient" && ClientParameter(next, model) is { } chained)
+            {
+                found.Add(chained);
+            }
+        }
+
+        if (Receiver(handler) is not { } builder)
+        {
+            return found;
+        }
+
+        var client = ClientOf(builder);
+        var body = BodyOf(handler);
+        foreach (var later in invocations)
+        {
+            if (later.Syntax.SyntaxTree != handler.Syntax.SyntaxTree || later.Syntax.SpanStart < handler.Syntax.Span.End || BodyOf(later) != body)
+            {
+                continue;
+            }
+
+            var sameClient = later.TargetMethod.Name switch
+            {
+                "ConfigureHttpClient" => Receiver(later) is { } receiver && SameClient(client, ClientOf(receiver)),
+                "AddHttpClient" => client.Name is not null && client.Name == ClientName(later),
+                _ => false,
+            };
+            if (sameClient && ClientParameter(later, model) is { } parameter)
+            {
+                found.Add(parameter);
+            }
+        }
+
+        return found.Distinct<IParameterSymbol>(SymbolEqualityComparer.Default);
+    }
+
+    /// <summary>Which client a client-builder expression configures: the <c>AddHttpClient</c> name its chain starts from, and the symbol holding the builder.</summary>
+    private static (string? Name, ISymbol? Holder) ClientOf(IOperation builder)
+    {
+        var current = DurationEvaluator.SkipConversions(builder);
+        for (var depth = 0; depth < 16; depth++)
+        {
+            if (current is IInvocationOperation call)
+            {
+                if (call.TargetMethod.Name == "AddHttpClient")
+                {
+                    return (ClientName(call), null);
+                }
+
+                if (Receiver(call) is not { } inner)
+                {
+                    break;
+                }
+
+                current = DurationEvaluator.SkipConversions(inner);
+                continue;
+            }
+
+            if (current is ILocalReferenceOperation local)
+            {
+                var name = DurationEvaluator.SingleAssignedValue(local.Local, current) is { } value ? ClientOf(value).Name : null;
+                return (name, local.Local);
+            }
+
+            return (null, Roots.Of(current) as ISymbol);
+        }
+
+        return (null, null);
+    }
+
+    private static bool SameClient((string? Name, ISymbol? Holder) left, (string? Name, ISymbol? Holder) right) =>
+        (left.Holder is not null && SymbolEqualityComparer.Default.Equals(left.Holder, right.Holder))
+        || (left.Name is not null && left.Name == right.Name);
+
+    /// <summary>The constant name given to <c>AddHttpClient(name, …)</c>.</summary>
+    private static string? ClientName(IInvocationOperation addHttpClient)
+    {
+        foreach (var argument in addHttpClient.Arguments)
+        {
+            if (argument.Parameter is { Name: "name" } && argument.Value.ConstantValue is { HasValue: true, Value: string name })
+            {
+                return name;
+            }
+        }
+
+        return null;
+    }
+
+    private static IParameterSymbol? OptionsParameter(IInvocationOperation invocation, TypeTimeoutModel model) =>
+        LambdaParameter(invocation, parameter => KnownTypes.IsOrDerivesFrom(parameter.Type, model.Types.HttpStandardResilienceOptions));
+
+    private static IParameterSymbol? ClientParameter(IInvocationOperation invocation, TypeTimeoutModel model) =>
+        LambdaParameter(invocation, parameter => KnownTypes.IsOrDerivesFrom(parameter.Type, model.Types.HttpClient));
+
+    /// <summary>The parameter of a delegate argument (<c>o =&gt; …</c>, <c>(o, sp) =&gt; …</c>) that is the object being configured.</summary>
+    private static IParameterSymbol? LambdaParameter(IInvocationOperation invocation, Func<IParameterSymbol, bool> configured)
     {
         foreach (var argument in invocation.Arguments)
         {
@@ -79,16 +232,37 @@ internal static class StandardResilience
                 value = creation.Target;
             }
 
-            if (value is IAnonymousFunctionOperation { Symbol.Parameters.Length: > 0 } lambda)
+            if (value is IAnonymousFunctionOperation lambda)
             {
-                return lambda.Symbol.Parameters[lambda.Symbol.Parameters.Length - 1];
+                foreach (var parameter in lambda.Symbol.Parameters)
+                {
+                    if (configured(parameter))
+                    {
+                        return parameter;
+                    }
+                }
             }
         }
 
         return null;
     }
 
-    /// <summary>The call made on this call's result in a fluent chain: <c>x.AddStandardResilienceHandler(…).ConfigureHttpClient(…)</c>.</summary>
+    private static IOperation? Receiver(IInvocationOperation invocation) =>
+        invocation.Instance ?? (invocation.TargetMethod.IsExtensionMethod && invocation.Arguments.Length > 0 ? invocation.Arguments[0].Value : null);
+
+    /// <summary>The syntax of the outermost operation around this one, so that "after" stays within one body.</summary>
+    private static SyntaxNode BodyOf(IOperation operation)
+    {
+        var current = operation;
+        while (current.Parent is not null)
+        {
+            current = current.Parent;
+        }
+
+        return current.Syntax;
+    }
+
+    /// <summary>The call made on this call's result in a fluent chain: <c>x.AddStandardResilienceHandler(…).Configure(…)</c>.</summary>
     private static IInvocationOperation? NextInChain(IInvocationOperation invocation)
     {
         IOperation current = invocation;
