@@ -20,18 +20,13 @@ public static class MultiFile
         new PackageIdentity("Polly.Extensions.Http", "3.0.0"),
         new PackageIdentity("Polly.Contrib.WaitAndRetry", "1.1.1")));
 
-    /// <summary>A service on Polly v8 (Polly.Core) with HttpClient.</summary>
-    public static readonly ReferenceAssemblies PollyV8Service = TestReferences.Net80.AddPackages(ImmutableArray.Create(
-        new PackageIdentity("Polly.Core", "8.9.1"),
-        new PackageIdentity("Microsoft.Bcl.TimeProvider", "8.0.1")));
-
     public static Task AnalyzerAsync<TAnalyzer>(params string[] sources)
-        where TAnalyzer : DiagnosticAnalyzer, new() => AnalyzerAsync<TAnalyzer>(TestReferences.Net80, sources);
+        where TAnalyzer : DiagnosticAnalyzer, new() => AnalyzerAsync<TAnalyzer>(TestReferences.Net80WithPackages, sources);
 
     public static async Task AnalyzerAsync<TAnalyzer>(ReferenceAssemblies references, params string[] sources)
         where TAnalyzer : DiagnosticAnalyzer, new()
     {
-        await PrepareAsync(references);
+        await TestReferences.PrepareAsync(references);
         var test = new CSharpAnalyzerTest<TAnalyzer, DefaultVerifier> { ReferenceAssemblies = references };
         for (var i = 0; i < sources.Length; i++)
         {
@@ -40,13 +35,4 @@ public static class MultiFile
 
         await test.RunAsync();
     }
-
-    /// <summary>
-    /// The testing library's first resolution on a cold test-packages folder leaves out packages it has to copy from the NuGet
-    /// global folder; resolving the same set in another order first (cached separately) makes the real resolution complete.
-    /// </summary>
-    private static Task PrepareAsync(ReferenceAssemblies references) =>
-        references.Packages.IsEmpty
-            ? Task.CompletedTask
-            : references.WithPackages(references.Packages.Reverse().ToImmutableArray()).ResolveAsync(Microsoft.CodeAnalysis.LanguageNames.CSharp, CancellationToken.None);
 }

@@ -4,7 +4,7 @@ namespace TimeoutBudget.Analyzers.Tests;
 public class PollyV8CallbackTests
 {
     [Fact]
-    public Task Client_timeout_longer_than_the_attempt_timeout_that_cancels_the_callback_token() => MultiFile.AnalyzerAsync<NestedTimeoutAnalyzer>(MultiFile.PollyV8Service, """
+    public Task Client_timeout_longer_than_the_attempt_timeout_that_cancels_the_callback_token() => MultiFile.AnalyzerAsync<NestedTimeoutAnalyzer>(TestReferences.Net80WithPackages, """
         using System;
         using System.Net.Http;
         using System.Threading.Tasks;
