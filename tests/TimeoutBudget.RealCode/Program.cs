@@ -147,7 +147,8 @@ public static partial class Program
                 Console.WriteLine($"  {@case.Id}: {project} (+{closure.Projects.Count - 1} referenced) {analyzed.Files} files, {analyzed.CompileErrors} compile errors, {Summary.Seconds(analyzed.Elapsed)}");
                 PrintErrors(analyzed);
                 var near = Scoring.Near(@case, analyzed.Findings);
-                results.Add(new CaseResult(@case, Scoring.Score(@case, near), near, analyzed, null));
+                var citing = near.Count > 0 ? [] : Scoring.Citing(@case, analyzed.Findings);
+                results.Add(new CaseResult(@case, Scoring.Score(@case, near, citing), near, analyzed, null) { Citing = citing });
             }
         }
         finally
