@@ -64,7 +64,7 @@ public sealed class NestedTimeoutAnalyzer : TypeTimeoutAnalyzer
             var consequence = outer.IsWait
                 ? $"the wait gives up after {outer.Duration.Text} while {callName}, allowed {inner.Duration.Text}, keeps running"
                 : $"the token cancels {callName} after {outer.Duration.Text}, so its own {inner.Duration.Text} timeout never fires and the failure is reported as a cancellation instead of a timeout";
-            if (Comparison.InnerNotShorter(inner.Duration, inner.Description, outer.Duration, outer.Description, consequence, sink))
+            if (Comparison.InnerNotShorter(inner.Duration, inner.Description, outer.Duration, outer.Description, consequence, sink, call))
             {
                 continue;
             }
@@ -78,7 +78,7 @@ public sealed class NestedTimeoutAnalyzer : TypeTimeoutAnalyzer
                 }
             }
 
-            Comparison.MarginTooSmall(inner.Duration, inner.Description, outer.Duration, outer.Description, sink);
+            Comparison.MarginTooSmall(inner.Duration, inner.Description, outer.Duration, outer.Description, sink, call);
         }
     }
 

@@ -26,7 +26,8 @@ public sealed class ShrinkInnerTimeoutCodeFix : CodeFixProvider
         {
             if (!diagnostic.Properties.TryGetValue("SuggestedTicks", out var ticksText)
                 || !long.TryParse(ticksText, NumberStyles.Integer, CultureInfo.InvariantCulture, out var ticks)
-                || root?.FindNode(diagnostic.Location.SourceSpan, getInnermostNodeForTie: true) is not ExpressionSyntax written)
+                || root?.FindNode(InnerValue(diagnostic).SourceSpan, getInnermostNodeForTie: true) is not ExpressionSyntax written
+                || InnerValue(diagnostic).SourceTree != diagnostic.Location.SourceTree)
             {
                 continue;
             }
@@ -39,6 +40,10 @@ public sealed class ShrinkInnerTimeoutCodeFix : CodeFixProvider
                 diagnostic);
         }
     }
+
+    /// <summary>Where the inner value is written: the diagnostic itself, or its first additional location when it is reported where two timeouts meet.</summary>
+    private static Location InnerValue(Diagnostic diagnostic) =>
+        diagnostic.Properties.ContainsKey("InnerIsAdditional") && diagnostic.AdditionalLocations.Count > 0 ? diagnostic.AdditionalLocations[0] : diagnostic.Location;
 
     private static async Task<Document> ReplaceAsync(Document document, SyntaxNode root, CancellationToken cancellationToken)
     {

@@ -34,6 +34,39 @@ public class CodeFixTests
         """);
 
     [Fact]
+    public Task TB0001_reported_at_the_call_rewrites_the_inner_value_where_it_is_written() => Verify<NestedTimeoutAnalyzer>.CodeFixAsync<ShrinkInnerTimeoutCodeFix>("""
+        using System;
+        using System.Net.Http;
+        using System.Threading;
+        using System.Threading.Tasks;
+
+        class Fetcher
+        {
+            public async Task<string> FetchAsync(string url)
+            {
+                var client = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                return await {|TB0001:client.GetStringAsync(url, cts.Token)|};
+            }
+        }
+        """, """
+        using System;
+        using System.Net.Http;
+        using System.Threading;
+        using System.Threading.Tasks;
+
+        class Fetcher
+        {
+            public async Task<string> FetchAsync(string url)
+            {
+                var client = new HttpClient { Timeout = TimeSpan.FromSeconds(28) };
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                return await client.GetStringAsync(url, cts.Token);
+            }
+        }
+        """);
+
+    [Fact]
     public Task TB0001_fix_all_rewrites_every_inline_inner_value_and_keeps_milliseconds() => Verify<NestedTimeoutAnalyzer>.CodeFixAsync<ShrinkInnerTimeoutCodeFix>("""
         using System;
         using System.Threading;

@@ -16,12 +16,12 @@ public class InnerTimeoutNotShorterTests
 
             public Poller()
             {
-                var config = new AmazonSQSConfig { Timeout = {|TB0001:TimeSpan.FromSeconds(240)|} };
+                var config = new AmazonSQSConfig { Timeout = TimeSpan.FromSeconds(240) };
                 _sqs = new AmazonSQSClient(config);
             }
 
             public Task PollAsync(string queue) =>
-                Task.Run(() => _sqs.ReceiveMessageAsync(queue).GetAwaiter().GetResult()).WaitAsync(TimeSpan.FromSeconds(180));
+                Task.Run(() => {|TB0001:_sqs.ReceiveMessageAsync(queue)|}.GetAwaiter().GetResult()).WaitAsync(TimeSpan.FromSeconds(180));
         }
         """);
 
@@ -57,9 +57,9 @@ public class InnerTimeoutNotShorterTests
         {
             public async Task<string> FetchAsync(string url)
             {
-                var client = new HttpClient { Timeout = {|TB0001:TimeSpan.FromMinutes(2)|} };
+                var client = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
                 using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-                return await client.GetStringAsync(url, cts.Token);
+                return await {|TB0001:client.GetStringAsync(url, cts.Token)|};
             }
         }
         """);
@@ -76,12 +76,12 @@ public class InnerTimeoutNotShorterTests
             private static readonly TimeSpan ClientTimeout = TimeSpan.FromSeconds(120);
             private readonly HttpClient _client = new HttpClient();
 
-            public Fetcher() => _client.Timeout = {|TB0001:ClientTimeout|};
+            public Fetcher() => _client.Timeout = ClientTimeout;
 
             public async Task<string> FetchAsync(string url)
             {
                 using var cts = new CancellationTokenSource(120_000);
-                return await _client.GetStringAsync(url, cts.Token);
+                return await {|TB0001:_client.GetStringAsync(url, cts.Token)|};
             }
         }
         """);
@@ -355,14 +355,14 @@ public class TypedClientTests
 
             public CatalogClient(HttpClient http)
             {
-                http.Timeout = {|TB0001:TimeSpan.FromSeconds(30)|};
+                http.Timeout = TimeSpan.FromSeconds(30);
                 _http = http;
             }
 
             public async Task<string> GetAsync(string url)
             {
                 using var budget = Budget.Start("catalog", TimeSpan.FromSeconds(20));
-                return await _http.GetStringAsync(url, budget.Token);
+                return await {|TB0001:_http.GetStringAsync(url, budget.Token)|};
             }
         }
         """);

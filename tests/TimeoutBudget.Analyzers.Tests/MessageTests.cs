@@ -37,7 +37,9 @@ public class MessageTests
         Assert.Contains("the SDK timeout of '_sqs' (config.Timeout, per attempt) (240 s, set at Seed.cs:11)", message, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("the wait (180 s, set at Seed.cs:16)", message, StringComparison.Ordinal);
         Assert.Contains("the wait gives up after 180 s while the _sqs.ReceiveMessageAsync call, allowed 240 s, keeps running", message, StringComparison.Ordinal);
-        Assert.Equal(16, Assert.Single(diagnostic.AdditionalLocations).GetLineSpan().StartLinePosition.Line + 1);
+        // Reported where the two meet (the SDK call inside the wait), with both values as additional locations, inner first.
+        Assert.Equal(16, diagnostic.Location.GetLineSpan().StartLinePosition.Line + 1);
+        Assert.Equal(new[] { 11, 16 }, diagnostic.AdditionalLocations.Select(l => l.GetLineSpan().StartLinePosition.Line + 1));
     }
 
     [Fact]

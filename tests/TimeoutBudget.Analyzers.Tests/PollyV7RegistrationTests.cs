@@ -25,7 +25,7 @@ public class PollyV7RegistrationTests
                 services
                     .AddHttpClient("releases", configureClient: ConfigureClient)
                     .SetHandlerLifetime(TimeSpan.FromMinutes(5))
-                    .AddPolicyHandler(Policy.TimeoutAsync<HttpResponseMessage>({|TB0001:PolicyTimeout|}))
+                    .AddPolicyHandler({|TB0001:Policy.TimeoutAsync<HttpResponseMessage>(PolicyTimeout)|})
                     .AddTransientHttpErrorPolicy(b => b.WaitAndRetryAsync(retryCount: RetryCount, sleepDurationProvider: _ => SleepDuration))
                     .Services;
 
@@ -108,7 +108,7 @@ public class PollyV7RegistrationTests
         {
             public static void Register(IServiceCollection services) =>
                 services.AddHttpClient<CatalogClient>()
-                    .AddPolicyHandler(Policy.TimeoutAsync<HttpResponseMessage>({|TB0001:TimeSpan.FromSeconds(15)|}));
+                    .AddPolicyHandler({|TB0001:Policy.TimeoutAsync<HttpResponseMessage>(TimeSpan.FromSeconds(15))|});
         }
         """, """
         using System;

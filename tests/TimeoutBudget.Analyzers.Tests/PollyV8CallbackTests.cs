@@ -19,7 +19,7 @@ public class PollyV8CallbackTests
             public ChunkReader(HttpClient httpClient)
             {
                 _httpClient = httpClient;
-                _httpClient.Timeout = {|TB0001:TimeSpan.FromSeconds(60)|};
+                _httpClient.Timeout = TimeSpan.FromSeconds(60);
                 _pipeline = new ResiliencePipelineBuilder()
                     .AddRetry(new RetryStrategyOptions { MaxRetryAttempts = 3, Delay = TimeSpan.FromMilliseconds(100) })
                     .AddTimeout(TimeSpan.FromSeconds(30))
@@ -29,7 +29,7 @@ public class PollyV8CallbackTests
             public async Task<byte[]> ReadAsync(Uri chunk) =>
                 await _pipeline.ExecuteAsync(async ct =>
                 {
-                    using var response = await _httpClient.GetAsync(chunk, ct);
+                    using var response = await {|TB0001:_httpClient.GetAsync(chunk, ct)|};
                     return await response.Content.ReadAsByteArrayAsync(ct);
                 });
         }

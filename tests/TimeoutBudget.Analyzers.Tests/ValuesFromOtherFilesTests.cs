@@ -38,12 +38,12 @@ public class ValuesFromOtherFilesTests
         {
             private static readonly HttpClient Client = new();
 
-            static UpdateChecker() => Client.Timeout = {|TB0001:Limits.ClientTimeout|};
+            static UpdateChecker() => Client.Timeout = Limits.ClientTimeout;
 
             public async Task<string> CheckAsync(string url)
             {
                 using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(Limits.UpdateCheckSeconds));
-                using var response = await Client.GetAsync(url, cts.Token);
+                using var response = await {|TB0001:Client.GetAsync(url, cts.Token)|};
                 return await response.Content.ReadAsStringAsync(cts.Token);
             }
         }
@@ -65,14 +65,14 @@ public class ValuesFromOtherFilesTests
             public Egress(EgressOptions options)
             {
                 _options = options;
-                _client.Timeout = {|TB0001:options.RequestTimeout|};
+                _client.Timeout = options.RequestTimeout;
                 _other.Timeout = options.OverriddenTimeout;
             }
 
             public async Task SendAsync(string url)
             {
                 using var cts = new CancellationTokenSource(_options.RequestTimeout);
-                await _client.GetAsync(url, cts.Token);
+                await {|TB0001:_client.GetAsync(url, cts.Token)|};
                 using var shortSource = new CancellationTokenSource(TimeSpan.FromSeconds(2));
                 await _other.GetAsync(url, shortSource.Token);
             }

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Microsoft.CodeAnalysis;
 
 namespace TimeoutBudget.Analyzers.Model;
@@ -6,7 +7,11 @@ namespace TimeoutBudget.Analyzers.Model;
 internal static class Comparison
 {
     /// <summary>TB0001 when inner ≥ outer (equal counts: both fire together and either may win). Returns whether it reported.</summary>
-    public static bool InnerNotShorter(Duration inner, string innerDescription, Duration outer, string outerDescription, string consequence, DiagnosticSink sink)
+    /// <remarks>
+    /// With <paramref name="meetsAt"/> (the call or registration that nests the two), the finding is reported there and both
+    /// values are its additional locations, inner first; otherwise at the inner value with the outer one as additional location.
+    /// </remarks>
+    public static bool InnerNotShorter(Duration inner, string innerDescription, Duration outer, string outerDescription, string consequence, DiagnosticSink sink, IOperation? meetsAt = null)
     {
         if (!inner.IsFinite || !outer.IsFinite || inner.Value < outer.Value)
         {
@@ -16,12 +21,12 @@ internal static class Comparison
         var margin = Margins.For(sink.Options, inner.Source.Syntax.SyntaxTree);
         var relation = inner.Value == outer.Value ? "equals" : "is longer than";
         var message = $"{Capitalize(innerDescription)} ({inner.Text}, set at {inner.Where}) {relation} {outerDescription} ({outer.Text}, set at {outer.Where}): {consequence}";
-        sink.Report(Descriptors.InnerTimeoutNotShorter, inner.Source, message, outer.Source, Margins.FixProperties(inner, outer.Value, margin));
+        ReportAt(Descriptors.InnerTimeoutNotShorter, inner, outer, message, Margins.FixProperties(inner, outer.Value, margin), meetsAt, sink);
         return true;
     }
 
     /// <summary>TB0003 when inner &lt; outer but by less than the configured minimum margin.</summary>
-    public static bool MarginTooSmall(Duration inner, string innerDescription, Duration outer, string outerDescription, DiagnosticSink sink)
+    public static bool MarginTooSmall(Duration inner, string innerDescription, Duration outer, string outerDescription, DiagnosticSink sink, IOperation? meetsAt = null)
     {
         if (!inner.IsFinite || !outer.IsFinite || inner.Value >= outer.Value)
         {
@@ -37,7 +42,7 @@ internal static class Comparison
         }
 
         var message = $"{Capitalize(innerDescription)} ({inner.Text}, set at {inner.Where}) leaves only {DurationText.Format(left)} inside {outerDescription} ({outer.Text}, set at {outer.Where}), less than the minimum margin {margin} ({DurationText.Format(required)}): there is no time left to report the timeout or fall back before the outer one fires";
-        sink.Report(Descriptors.MarginTooSmall, inner.Source, message, outer.Source, Margins.FixProperties(inner, outer.Value, margin));
+        ReportAt(Descriptors.MarginTooSmall, inner, outer, message, Margins.FixProperties(inner, outer.Value, margin), meetsAt, sink);
         return true;
     }
 
@@ -71,6 +76,18 @@ internal static class Comparison
 
         sink.Report(Descriptors.RetryScheduleDoesNotFit, reportAt, $"{scheduleDescription} cannot fit: {problem}", outer.Source);
         return true;
+    }
+
+    private static void ReportAt(DiagnosticDescriptor descriptor, Duration inner, Duration outer, string message, ImmutableDictionary<string, string?>? properties, IOperation? meetsAt, DiagnosticSink sink)
+    {
+        if (meetsAt is null)
+        {
+            sink.Report(descriptor, inner.Source, message, outer.Source, properties);
+            return;
+        }
+
+        properties = properties?.Add(Margins.InnerIsAdditionalProperty, "true");
+        sink.ReportWithLocations(descriptor, meetsAt.Syntax.GetLocation(), message, new[] { inner.Source.Syntax.GetLocation(), outer.Source.Syntax.GetLocation() }, properties);
     }
 
     public static string Capitalize(string text) => text.Length == 0 || char.IsUpper(text[0]) ? text : char.ToUpperInvariant(text[0]) + text.Substring(1);

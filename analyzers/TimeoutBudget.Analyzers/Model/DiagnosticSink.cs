@@ -17,14 +17,18 @@ internal sealed class DiagnosticSink
     public void Report(DiagnosticDescriptor descriptor, IOperation at, string message, IOperation? related = null, ImmutableDictionary<string, string?>? properties = null) =>
         Report(descriptor, at.Syntax.GetLocation(), message, related?.Syntax.GetLocation(), properties);
 
-    public void Report(DiagnosticDescriptor descriptor, Location location, string message, Location? related = null, ImmutableDictionary<string, string?>? properties = null)
+    public void Report(DiagnosticDescriptor descriptor, Location location, string message, Location? related = null, ImmutableDictionary<string, string?>? properties = null) =>
+        ReportWithLocations(descriptor, location, message, related is null ? Array.Empty<Location>() : new[] { related }, properties);
+
+    public void ReportWithLocations(DiagnosticDescriptor descriptor, Location location, string message, IReadOnlyList<Location> related, ImmutableDictionary<string, string?>? properties = null)
     {
         if (!location.IsInSource || !_reported.Add((descriptor.Id, location.SourceTree, location.SourceSpan.Start)))
         {
             return;
         }
 
-        var additional = related is { IsInSource: true } ? new[] { related } : Array.Empty<Location>();
+        // A location in another compilation's tree (a value in a file the analyzer was not handed) cannot be reported.
+        var additional = related.Where(l => l.IsInSource).ToArray();
         _context.ReportDiagnostic(Diagnostic.Create(descriptor, location, additional, properties, message));
     }
 }

@@ -80,9 +80,9 @@ internal static class HttpClientRegistrations
                 if (enclosing is { } outer)
                 {
                     var consequence = $"the outer timeout ends every request after {outer.Text}, so this {timeout.Text} timeout never fires and the failure is attributed to the wrong layer";
-                    if (!Comparison.InnerNotShorter(timeout, "the Polly timeout policy", outer, enclosingDescription, consequence, sink))
+                    if (!Comparison.InnerNotShorter(timeout, "the Polly timeout policy", outer, enclosingDescription, consequence, sink, step))
                     {
-                        Comparison.MarginTooSmall(timeout, "the Polly timeout policy", outer, enclosingDescription, sink);
+                        Comparison.MarginTooSmall(timeout, "the Polly timeout policy", outer, enclosingDescription, sink, step);
                     }
                 }
 

@@ -11,6 +11,9 @@ internal static class Margins
     public const string SuggestedTicksProperty = "SuggestedTicks";
     public const string MillisecondsProperty = "Milliseconds";
 
+    /// <summary>Set when the finding is reported where two timeouts meet: the inner value is then the first additional location.</summary>
+    public const string InnerIsAdditionalProperty = "InnerIsAdditional";
+
     public static BudgetMargin For(AnalyzerOptions options, SyntaxTree? tree)
     {
         if (tree is not null && options.AnalyzerConfigOptionsProvider.GetOptions(tree).TryGetValue(OptionName, out var text)
