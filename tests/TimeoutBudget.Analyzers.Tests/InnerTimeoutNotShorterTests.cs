@@ -175,11 +175,11 @@ public class InnerTimeoutNotShorterTests
         class Startup
         {
             public void Configure(IServiceCollection services) =>
-                services.AddHttpClient("api", c => { }).AddStandardResilienceHandler(o =>
+                services.AddHttpClient("api", c => { }).{|TB0001:AddStandardResilienceHandler(o =>
                 {
                     o.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(30);
-                    o.AttemptTimeout.Timeout = {|TB0001:TimeSpan.FromSeconds(45)|};
-                });
+                    o.AttemptTimeout.Timeout = TimeSpan.FromSeconds(45);
+                })|};
         }
         """);
 
@@ -192,10 +192,10 @@ public class InnerTimeoutNotShorterTests
         class Startup
         {
             public void Configure(IServiceCollection services) =>
-                services.AddHttpClient("api").AddStandardResilienceHandler().Configure(o =>
+                services.AddHttpClient("api").{|TB0001:AddStandardResilienceHandler()|}.Configure(o =>
                 {
                     o.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(30);
-                    o.AttemptTimeout.Timeout = {|TB0001:TimeSpan.FromSeconds(45)|};
+                    o.AttemptTimeout.Timeout = TimeSpan.FromSeconds(45);
                 });
         }
         """);

@@ -61,12 +61,12 @@ public class RetryScheduleDoesNotFitTests
         class Startup
         {
             public void Configure(IServiceCollection services) =>
-                services.AddHttpClient("api", c => { }).AddStandardResilienceHandler(o =>
+                services.AddHttpClient("api", c => { }).{|TB0002:AddStandardResilienceHandler(o =>
                 {
                     o.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(30);
                     o.AttemptTimeout.Timeout = TimeSpan.FromSeconds(10);
-                    o.Retry.MaxRetryAttempts = {|TB0002:5|};
-                });
+                    o.Retry.MaxRetryAttempts = 5;
+                })|};
         }
         """);
 
@@ -192,6 +192,65 @@ public class MarginTooSmallTests
                 using var api = CancellationTokenSource.CreateLinkedTokenSource(workflow.Token);
                 api.CancelAfter(TimeSpan.FromSeconds(20));
             }
+        }
+        """);
+}
+
+/// <summary>
+/// The standard handler's documented defaults (30 s total, 10 s attempt, 3 retries, 2 s exponential) count once you opted into
+/// the handler and wrote the other side; a handler left at its defaults, and retry-until-deadline, are not reported.
+/// </summary>
+public class StandardHandlerDefaultsTests
+{
+    [Fact]
+    public Task Written_retries_under_default_timeouts_and_a_method_group_in_another_file() => MultiFile.AnalyzerAsync<NestedTimeoutAnalyzer>("""
+        using System;
+        using Microsoft.Extensions.DependencyInjection;
+
+        static class Registration
+        {
+            public static void Register(IServiceCollection services)
+            {
+                services.AddHttpClient("crash-reports").{|TB0002:AddStandardResilienceHandler(Resilience.Configure)|};
+                services.AddHttpClient("images").{|TB0002:AddStandardResilienceHandler(o => o.Retry.MaxRetryAttempts = 5)|};
+                services.AddHttpClient("defaults").AddStandardResilienceHandler();
+                services.AddHttpClient("until-deadline").AddStandardResilienceHandler(o =>
+                {
+                    o.TotalRequestTimeout.Timeout = TimeSpan.FromMinutes(10);
+                    o.AttemptTimeout.Timeout = TimeSpan.FromMinutes(2);
+                    o.Retry.MaxRetryAttempts = 20;
+                });
+                services.AddHttpClient("count-not-written").AddStandardResilienceHandler(o =>
+                {
+                    o.TotalRequestTimeout.Timeout = TimeSpan.FromMinutes(4);
+                    o.AttemptTimeout.Timeout = TimeSpan.FromSeconds(60);
+                    o.Retry.Delay = TimeSpan.FromSeconds(1);
+                });
+            }
+        }
+        """, """
+        using System;
+        using Microsoft.Extensions.Http.Resilience;
+
+        static class Resilience
+        {
+            public static void Configure(HttpStandardResilienceOptions options)
+            {
+                options.Retry.MaxRetryAttempts = 3;
+                options.Retry.Delay = TimeSpan.FromSeconds(2);
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Attempt_written_equal_to_the_default_total() => MultiFile.AnalyzerAsync<NestedTimeoutAnalyzer>("""
+        using System;
+        using Microsoft.Extensions.DependencyInjection;
+
+        static class Registration
+        {
+            public static void Register(IServiceCollection services) =>
+                services.AddHttpClient("slow").{|TB0001:AddStandardResilienceHandler(o => o.AttemptTimeout.Timeout = TimeSpan.FromSeconds(30))|};
         }
         """);
 }

@@ -74,7 +74,7 @@ internal static class Comparison
             return false;
         }
 
-        sink.Report(Descriptors.RetryScheduleDoesNotFit, reportAt, $"{scheduleDescription} cannot fit: {problem}", outer.Source);
+        sink.Report(Descriptors.RetryScheduleDoesNotFit, MeetingLocation(reportAt), $"{scheduleDescription} cannot fit: {problem}", outer.Source.Syntax.GetLocation());
         return true;
     }
 
@@ -87,7 +87,22 @@ internal static class Comparison
         }
 
         properties = properties?.Add(Margins.InnerIsAdditionalProperty, "true");
-        sink.ReportWithLocations(descriptor, meetsAt.Syntax.GetLocation(), message, new[] { inner.Source.Syntax.GetLocation(), outer.Source.Syntax.GetLocation() }, properties);
+        sink.ReportWithLocations(descriptor, MeetingLocation(meetsAt), message, new[] { inner.Source.Syntax.GetLocation(), outer.Source.Syntax.GetLocation() }, properties);
+    }
+
+    /// <summary>
+    /// A call's location; for a call at the end of a fluent chain (<c>services.AddHttpClient("x").AddStandardResilienceHandler(…)</c>)
+    /// from its own name on, so the finding marks that call and sits on its line.
+    /// </summary>
+    public static Location MeetingLocation(IOperation operation)
+    {
+        var syntax = operation.Syntax;
+        if (syntax is Microsoft.CodeAnalysis.CSharp.Syntax.InvocationExpressionSyntax { Expression: Microsoft.CodeAnalysis.CSharp.Syntax.MemberAccessExpressionSyntax { Expression: Microsoft.CodeAnalysis.CSharp.Syntax.InvocationExpressionSyntax } access } invocation)
+        {
+            return Location.Create(syntax.SyntaxTree, Microsoft.CodeAnalysis.Text.TextSpan.FromBounds(access.Name.SpanStart, invocation.Span.End));
+        }
+
+        return syntax.GetLocation();
     }
 
     public static string Capitalize(string text) => text.Length == 0 || char.IsUpper(text[0]) ? text : char.ToUpperInvariant(text[0]) + text.Substring(1);

@@ -6,35 +6,174 @@ namespace TimeoutBudget.Analyzers.Model;
 /// <summary>Microsoft.Extensions.Http.Resilience's standard handler: the attempt timeout sits inside the total request timeout, with the retry between them.</summary>
 internal static class StandardResilience
 {
+    /// <summary>The handler's documented defaults, which count once you opted into the handler and wrote the other side.</summary>
+    private static readonly TimeSpan DefaultTotal = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan DefaultAttempt = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan DefaultDelay = TimeSpan.FromSeconds(2);
+    private const int DefaultRetries = 3;
+
     public static void Check(TypeTimeoutModel model, DiagnosticSink sink)
     {
         CheckAgainstHttpClientTimeout(model, sink);
-        foreach (var options in model.RootsOfType(model.Types.HttpStandardResilienceOptions).ToList())
+        var invocations = model.Invocations.ToList();
+        foreach (var handler in invocations)
         {
-            // Both must be written: a default the user did not write is not reported as if they had.
-            if (model.GetDuration(options, "TotalRequestTimeout.Timeout") is not { IsFinite: true } total
-                || model.GetDuration(options, "AttemptTimeout.Timeout") is not { IsFinite: true } attempt)
+            if (handler.TargetMethod.Name == "AddStandardResilienceHandler" && model.Types.HttpStandardResilienceOptions is not null)
             {
-                continue;
+                CheckHandler(handler, Written(handler, invocations, model), model, sink);
             }
+        }
+    }
 
-            var name = (options as ISymbol)?.Name ?? "options";
-            var innerDescription = $"{name}.AttemptTimeout";
-            var outerDescription = $"{name}.TotalRequestTimeout";
+    /// <summary>
+    /// Attempt inside total, and the retry between them, with the handler's defaults for what you did not write — as long as you
+    /// wrote something: a handler used with its defaults only is Microsoft's choice, not yours. Reported at the handler.
+    /// </summary>
+    private static void CheckHandler(IInvocationOperation handler, Dictionary<string, WrittenValue> written, TypeTimeoutModel model, DiagnosticSink sink)
+    {
+        var total = Value(written, "TotalRequestTimeout.Timeout", DefaultTotal, handler, out var totalWritten);
+        var attempt = Value(written, "AttemptTimeout.Timeout", DefaultAttempt, handler, out var attemptWritten);
+        if (!total.IsFinite || !attempt.IsFinite)
+        {
+            return;
+        }
+
+        var totalDescription = totalWritten ? "TotalRequestTimeout" : "the handler's default TotalRequestTimeout";
+        var attemptDescription = attemptWritten ? "AttemptTimeout" : "the handler's default AttemptTimeout";
+        if (totalWritten || attemptWritten)
+        {
             var consequence = $"the total request timeout ends every request after {total.Text}, so the attempt timeout never fires and no retry ever starts";
-            if (Comparison.InnerNotShorter(attempt, innerDescription, total, outerDescription, consequence, sink))
+            if (Comparison.InnerNotShorter(attempt, attemptDescription, total, totalDescription, consequence, sink, handler))
             {
-                continue;
+                return;
             }
+        }
 
-            if (model.Get(options, "Retry.MaxRetryAttempts") is { Number: { } retries } written && retries >= 1 && retries < RetrySchedule.MaxAttemptsLimit
-                && PollyPipelines.Schedule(model, options, "Retry.", (int)retries, exponentialByDefault: true) is { } schedule
-                && Comparison.ScheduleDoesNotFit(schedule, attempt, total, $"The retry schedule of {name}.Retry (MaxRetryAttempts = {retries})", outerDescription, written.Source, sink))
+        var retriesWritten = written.TryGetValue("Retry.MaxRetryAttempts", out var retryCount) && retryCount.Number is not null;
+        var retries = retriesWritten ? retryCount.Number!.Value : DefaultRetries;
+        var anyRetryPartWritten = retriesWritten || written.ContainsKey("Retry.Delay") || written.ContainsKey("Retry.BackoffType");
+        if (retries >= 1 && retries < RetrySchedule.MaxAttemptsLimit && (totalWritten || attemptWritten || anyRetryPartWritten)
+            && Schedule(written, (int)retries) is { } schedule)
+        {
+            var description = retriesWritten ? $"The retry schedule (MaxRetryAttempts = {retries})" : $"The retry schedule (the handler's default of {DefaultRetries} retries)";
+            var firstRetryStarts = attempt.Value + schedule.DelayBefore(1);
+
+            // Not even one retry: always. A schedule cut short: only one you chose, and a modest one (retry-until-deadline is an idiom).
+            if ((firstRetryStarts >= total.Value || (retriesWritten && retries < HttpClientRegistrations.RetryUntilDeadlineRetries))
+                && Comparison.ScheduleDoesNotFit(schedule, attempt, total, description, totalDescription, handler, sink))
             {
-                continue;
+                return;
             }
+        }
 
-            Comparison.MarginTooSmall(attempt, innerDescription, total, outerDescription, sink);
+        if (totalWritten || attemptWritten)
+        {
+            Comparison.MarginTooSmall(attempt, attemptDescription, total, totalDescription, sink, handler);
+        }
+    }
+
+    private static Duration Value(Dictionary<string, WrittenValue> written, string path, TimeSpan fallback, IInvocationOperation handler, out bool isWritten)
+    {
+        isWritten = written.TryGetValue(path, out var value) && value.Value is Duration;
+        return isWritten ? (Duration)value.Value! : new Duration(fallback, handler, isMilliseconds: false);
+    }
+
+    private static RetrySchedule? Schedule(Dictionary<string, WrittenValue> written, int retries)
+    {
+        var delay = written.TryGetValue("Retry.Delay", out var d) && d.Value is Duration { IsFinite: true } writtenDelay ? writtenDelay.Value : DefaultDelay;
+        var maxDelay = written.TryGetValue("Retry.MaxDelay", out var m) && m.Value is Duration { IsFinite: true } writtenCap ? writtenCap.Value : (TimeSpan?)null;
+        var backoff = (written.TryGetValue("Retry.BackoffType", out var b) ? b.Name : null) switch
+        {
+            "Linear" => RetryBackoff.Linear,
+            "Constant" => RetryBackoff.Constant,
+            _ => RetryBackoff.Exponential,
+        };
+        if (delay > DurationText.MaxValue || (maxDelay is { } cap && cap > DurationText.MaxValue))
+        {
+            return null;
+        }
+
+        return new RetrySchedule(retries + 1, delay, backoff, maxDelay);
+    }
+
+    /// <summary>
+    /// What the code wrote on this handler's options: its own delegate (a lambda, or a method group in any file) and every
+    /// <c>Configure(…)</c> on the pipeline builder it returns; the last write of a member wins.
+    /// </summary>
+    private static Dictionary<string, WrittenValue> Written(IInvocationOperation handler, List<IInvocationOperation> invocations, TypeTimeoutModel model)
+    {
+        var written = new Dictionary<string, WrittenValue>(StringComparer.Ordinal);
+        foreach (var (body, options) in ConfigureBodies(handler, invocations, model))
+        {
+            foreach (var assignment in body.DescendantsAndSelf().OfType<ISimpleAssignmentOperation>().OrderBy(a => a.Syntax.SpanStart))
+            {
+                if (Roots.TryGetMemberPath(DurationEvaluator.SkipConversions(assignment.Target), out var root, out var path)
+                    && root is IParameterSymbol parameter && SymbolEqualityComparer.Default.Equals(parameter, options))
+                {
+                    written[path] = new WrittenValue(Evaluate(assignment.Value, assignment.Target.Type, model), assignment.Value);
+                }
+            }
+        }
+
+        return written;
+    }
+
+    private static object? Evaluate(IOperation value, ITypeSymbol? type, TypeTimeoutModel model)
+    {
+        if (type is INamedTypeSymbol { OriginalDefinition.SpecialType: SpecialType.System_Nullable_T } nullable)
+        {
+            type = nullable.TypeArguments[0];
+        }
+
+        if (model.Types.IsTimeSpan(type))
+        {
+            return model.Evaluator.EvaluateTimeSpan(value);
+        }
+
+        if (type?.TypeKind == TypeKind.Enum)
+        {
+            return DurationEvaluator.SkipConversions(value) is IFieldReferenceOperation { Field.HasConstantValue: true } member ? member.Field.Name : null;
+        }
+
+        return model.Evaluator.EvaluateNumber(value);
+    }
+
+    private static IEnumerable<(IOperation Body, IParameterSymbol Options)> ConfigureBodies(IInvocationOperation handler, List<IInvocationOperation> invocations, TypeTimeoutModel model)
+    {
+        var configurations = new List<IInvocationOperation> { handler };
+        for (var next = NextInChain(handler); next is not null && next.TargetMethod.Name == "Configure"; next = NextInChain(next))
+        {
+            configurations.Add(next);
+        }
+
+        if (Roots.OfCreation(handler) is ISymbol stored and (ILocalSymbol or IFieldSymbol or IPropertySymbol))
+        {
+            configurations.AddRange(invocations.Where(c => c.TargetMethod.Name == "Configure" && Receiver(c) is { } receiver
+                && SymbolEqualityComparer.Default.Equals(Roots.Of(receiver) as ISymbol, stored)));
+        }
+
+        foreach (var configuration in configurations)
+        {
+            foreach (var argument in configuration.Arguments)
+            {
+                var value = DurationEvaluator.SkipConversions(argument.Value);
+                if (value is IDelegateCreationOperation creation)
+                {
+                    value = creation.Target;
+                }
+
+                var (method, body) = value switch
+                {
+                    IAnonymousFunctionOperation lambda => (lambda.Symbol, (IOperation?)lambda.Body),
+                    IMethodReferenceOperation reference => (reference.Method, model.Evaluator.Declarations?.Body(reference.Method)),
+                    _ => (null, null),
+                };
+                var options = method?.Parameters.FirstOrDefault(p => KnownTypes.IsOrDerivesFrom(p.Type, model.Types.HttpStandardResilienceOptions));
+                if (body is not null && options is not null)
+                {
+                    yield return (body, options);
+                }
+            }
         }
     }
 
