@@ -26,43 +26,131 @@ public sealed class PassTimeoutTokenCodeFix : CodeFixProvider
     public override ImmutableArray<string> FixableDiagnosticIds { get; } =
         ImmutableArray.Create(DiagnosticIds.TimedWaitAbandonsWork, DiagnosticIds.OperationWithoutDeadline, DiagnosticIds.BudgetMisuse);
 
-    public override FixAllProvider GetFixAllProvider() => WellKnownFixAllProviders.BatchFixer;
+    /// <summary>
+    /// Fixes one document's findings one after another on the changing document, so two waits in one block get
+    /// <c>timeoutSource</c> and <c>timeoutSource2</c> and the import is added once; a batch merge of independent fixes would
+    /// declare the same name twice.
+    /// </summary>
+    public override FixAllProvider GetFixAllProvider() => FixAllProvider.Create(FixAllInDocumentAsync);
 
     public override async Task RegisterCodeFixesAsync(CodeFixContext context)
     {
         var root = await context.Document.GetSyntaxRootAsync(context.CancellationToken).ConfigureAwait(false);
+        if (root is null)
+        {
+            return;
+        }
+
         foreach (var diagnostic in context.Diagnostics)
         {
-            if (!diagnostic.Properties.TryGetValue(AbandonedWorkAnalyzer.TokenFixProperty, out var mode) || mode is null
-                || root?.FindNode(diagnostic.Location.SourceSpan, getInnermostNodeForTie: true) is not { } node
-                || node.FirstAncestorOrSelf<InvocationExpressionSyntax>() is not { } invocation)
+            if (Plan(root, diagnostic) is not { } plan)
             {
                 continue;
             }
 
-            if (diagnostic.Properties.TryGetValue("Token", out var existingToken) && existingToken is not null)
-            {
-                context.RegisterCodeFix(
-                    CodeAction.Create($"Pass {existingToken}", _ => Task.FromResult(context.Document.WithSyntaxRoot(root.ReplaceNode(invocation, WithToken(invocation, mode, existingToken)))), equivalenceKey: nameof(PassTimeoutTokenCodeFix) + "Existing"),
-                    diagnostic);
-                continue;
-            }
-
-            if (invocation.FirstAncestorOrSelf<StatementSyntax>() is not { Parent: BlockSyntax } statement)
-            {
-                continue;
-            }
-
-            var deadline = diagnostic.AdditionalLocations.Count > 0 && root.FindNode(diagnostic.AdditionalLocations[0].SourceSpan, getInnermostNodeForTie: true) is ExpressionSyntax waitTimeout
-                ? waitTimeout.WithoutTrivia()
-                : ShrinkInnerTimeoutCodeFix.TimeSpanFactory("FromSeconds", DefaultDeadlineSeconds);
-            context.RegisterCodeFix(
-                CodeAction.Create("Pass a token cancelled after the timeout", ct => AddSourceAsync(context.Document, statement, invocation, mode, deadline, ct), equivalenceKey: nameof(PassTimeoutTokenCodeFix)),
-                diagnostic);
+            var (title, key) = plan.ExistingToken is { } token
+                ? ($"Pass {token}", nameof(PassTimeoutTokenCodeFix) + "Existing")
+                : ("Pass a token cancelled after the timeout", nameof(PassTimeoutTokenCodeFix));
+            context.RegisterCodeFix(CodeAction.Create(title, ct => ApplyAsync(context.Document, plan.Invocation, plan, reparse: true, ct), equivalenceKey: key), diagnostic);
         }
     }
 
-    private static async Task<Document> AddSourceAsync(Document document, StatementSyntax statement, InvocationExpressionSyntax invocation, string mode, ExpressionSyntax deadline, CancellationToken cancellationToken)
+    private static async Task<Document?> FixAllInDocumentAsync(FixAllContext context, Document document, ImmutableArray<Diagnostic> diagnostics)
+    {
+        var root = await document.GetSyntaxRootAsync(context.CancellationToken).ConfigureAwait(false);
+        if (root is null)
+        {
+            return document;
+        }
+
+        // Mark every call first: each fix moves the text under the ones after it.
+        var plans = new List<(SyntaxAnnotation Mark, FixPlan Plan)>();
+        foreach (var diagnostic in diagnostics.OrderBy(d => d.Location.SourceSpan.Start))
+        {
+            if (Plan(root, diagnostic) is { } plan && (context.CodeActionEquivalenceKey is null || context.CodeActionEquivalenceKey == Key(plan)))
+            {
+                plans.Add((new SyntaxAnnotation(), plan));
+            }
+        }
+
+        var marks = plans.GroupBy(p => p.Plan.Invocation).ToDictionary(g => (SyntaxNode)g.Key, g => g.First().Mark);
+        document = document.WithSyntaxRoot(root.ReplaceNodes(marks.Keys, (original, rewritten) => rewritten.WithAdditionalAnnotations(marks[original])));
+        foreach (var (mark, plan) in plans.Where(p => marks.ContainsValue(p.Mark)))
+        {
+            var current = await document.GetSyntaxRootAsync(context.CancellationToken).ConfigureAwait(false);
+            if (current?.GetAnnotatedNodes(mark).OfType<InvocationExpressionSyntax>().FirstOrDefault() is { } invocation)
+            {
+                document = await ApplyAsync(document, invocation, plan, reparse: false, context.CancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        // What a code action's own post-processing would do before the reparse fixes the text: format the elastic trivia.
+        var formatted = await Formatter.FormatAsync(document, SyntaxAnnotation.ElasticAnnotation, cancellationToken: context.CancellationToken).ConfigureAwait(false);
+        return await ReparseAsync(formatted, context.CancellationToken).ConfigureAwait(false);
+    }
+
+    private static string Key(FixPlan plan) => plan.ExistingToken is null ? nameof(PassTimeoutTokenCodeFix) : nameof(PassTimeoutTokenCodeFix) + "Existing";
+
+    /// <summary>What a finding asks for: the call, how to pass the token, and either the token in scope or the deadline of a new source.</summary>
+    private static FixPlan? Plan(SyntaxNode root, Diagnostic diagnostic)
+    {
+        if (!diagnostic.Properties.TryGetValue(AbandonedWorkAnalyzer.TokenFixProperty, out var mode) || mode is null
+            || root.FindNode(diagnostic.Location.SourceSpan, getInnermostNodeForTie: true) is not { } node
+            || node.FirstAncestorOrSelf<InvocationExpressionSyntax>() is not { } invocation)
+        {
+            return null;
+        }
+
+        if (diagnostic.Properties.TryGetValue("Token", out var existingToken) && existingToken is not null)
+        {
+            return new FixPlan(invocation, mode, existingToken, null);
+        }
+
+        if (invocation.FirstAncestorOrSelf<StatementSyntax>() is not { Parent: BlockSyntax })
+        {
+            return null;
+        }
+
+        // The deadline is copied out now: it is syntax of this version of the document, reused in the next ones.
+        var deadline = diagnostic.AdditionalLocations.Count > 0 && root.FindNode(diagnostic.AdditionalLocations[0].SourceSpan, getInnermostNodeForTie: true) is ExpressionSyntax waitTimeout
+            ? waitTimeout.WithoutTrivia()
+            : ShrinkInnerTimeoutCodeFix.TimeSpanFactory("FromSeconds", DefaultDeadlineSeconds);
+        return new FixPlan(invocation, mode, null, deadline);
+    }
+
+    private static async Task<Document> ApplyAsync(Document document, InvocationExpressionSyntax invocation, FixPlan plan, bool reparse, CancellationToken cancellationToken)
+    {
+        if (plan.ExistingToken is { } token)
+        {
+            var root = await document.GetSyntaxRootAsync(cancellationToken).ConfigureAwait(false);
+            return root is null ? document : document.WithSyntaxRoot(root.ReplaceNode(invocation, WithToken(invocation, plan.Mode, token)));
+        }
+
+        return invocation.FirstAncestorOrSelf<StatementSyntax>() is { Parent: BlockSyntax } statement
+            ? await AddSourceAsync(document, statement, invocation, plan.Mode, plan.Deadline!, reparse, cancellationToken).ConfigureAwait(false)
+            : document;
+    }
+
+    private sealed class FixPlan
+    {
+        public FixPlan(InvocationExpressionSyntax invocation, string mode, string? existingToken, ExpressionSyntax? deadline)
+        {
+            Invocation = invocation;
+            Mode = mode;
+            ExistingToken = existingToken;
+            Deadline = deadline;
+        }
+
+        public InvocationExpressionSyntax Invocation { get; }
+
+        public string Mode { get; }
+
+        public string? ExistingToken { get; }
+
+        public ExpressionSyntax? Deadline { get; }
+    }
+
+    private static async Task<Document> AddSourceAsync(Document document, StatementSyntax statement, InvocationExpressionSyntax invocation, string mode, ExpressionSyntax deadline, bool reparse, CancellationToken cancellationToken)
     {
         var model = await document.GetSemanticModelAsync(cancellationToken).ConfigureAwait(false);
         var name = "timeoutSource";
@@ -89,10 +177,17 @@ public sealed class PassTimeoutTokenCodeFix : CodeFixProvider
         var imported = await ImportAdder.AddImportsAsync(editor.GetChangedDocument(), Simplifier.AddImportsAnnotation, cancellationToken: cancellationToken).ConfigureAwait(false);
         var formatted = await Formatter.FormatAsync(imported, Formatter.Annotation, cancellationToken: cancellationToken).ConfigureAwait(false);
         var simplified = await Simplifier.ReduceAsync(formatted, Simplifier.Annotation, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return reparse ? await ReparseAsync(simplified, cancellationToken).ConfigureAwait(false) : simplified;
+    }
 
-        // Reparse so the tree is exactly what the text says (a reduced type name inside a member access otherwise stays a QualifiedName).
-        var text = await simplified.GetTextAsync(cancellationToken).ConfigureAwait(false);
-        return simplified.WithText(Microsoft.CodeAnalysis.Text.SourceText.From(text.ToString(), text.Encoding, text.ChecksumAlgorithm));
+    /// <summary>
+    /// The document reparsed so the tree is exactly what the text says (a reduced type name inside a member access otherwise stays
+    /// a QualifiedName). Fix All reparses once at the end: reparsing drops the marks on the calls still to fix.
+    /// </summary>
+    private static async Task<Document> ReparseAsync(Document document, CancellationToken cancellationToken)
+    {
+        var text = await document.GetTextAsync(cancellationToken).ConfigureAwait(false);
+        return document.WithText(Microsoft.CodeAnalysis.Text.SourceText.From(text.ToString(), text.Encoding, text.ChecksumAlgorithm));
     }
 
     private static InvocationExpressionSyntax WithToken(InvocationExpressionSyntax invocation, string mode, string token)

@@ -233,4 +233,38 @@ public class FixAllTests
             }
         }
         """);
+
+    [Fact]
+    public Task TB0004_fix_all_in_one_block_declares_two_sources() => Verify<AbandonedWorkAnalyzer>.CodeFixAsync<PassTimeoutTokenCodeFix>("""
+        using System;
+        using System.Net.Http;
+        using System.Threading.Tasks;
+
+        class Fetcher
+        {
+            public async Task<int> BothAsync(HttpClient client, string url)
+            {
+                var text = await {|TB0004:client.GetStringAsync(url)|}.WaitAsync(TimeSpan.FromSeconds(5));
+                var bytes = await {|TB0004:client.GetByteArrayAsync(url)|}.WaitAsync(TimeSpan.FromSeconds(7));
+                return text.Length + bytes.Length;
+            }
+        }
+        """, """
+        using System;
+        using System.Net.Http;
+        using System.Threading;
+        using System.Threading.Tasks;
+
+        class Fetcher
+        {
+            public async Task<int> BothAsync(HttpClient client, string url)
+            {
+                using var timeoutSource = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                var text = await client.GetStringAsync(url, timeoutSource.Token).WaitAsync(TimeSpan.FromSeconds(5));
+                using var timeoutSource2 = new CancellationTokenSource(TimeSpan.FromSeconds(7));
+                var bytes = await client.GetByteArrayAsync(url, timeoutSource2.Token).WaitAsync(TimeSpan.FromSeconds(7));
+                return text.Length + bytes.Length;
+            }
+        }
+        """);
 }

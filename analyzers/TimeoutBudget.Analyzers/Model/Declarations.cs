@@ -14,16 +14,16 @@ namespace TimeoutBudget.Analyzers.Model;
 /// </summary>
 internal sealed class Declarations
 {
+    private const int MaxBoundWrites = 48;
+
     private readonly Compilation _compilation;
     private readonly ConcurrentDictionary<SyntaxTree, SemanticModel> _models = new();
     private readonly ConcurrentDictionary<ISymbol, bool> _writtenElsewhere = new(SymbolEqualityComparer.Default);
-    private readonly Lazy<Dictionary<string, List<SyntaxNode>>> _assignedNames;
     private readonly ConcurrentDictionary<IMethodSymbol, (int Work, int Timeout)?> _waitHelpers = new(SymbolEqualityComparer.Default);
 
     public Declarations(Compilation compilation)
     {
         _compilation = compilation;
-        _assignedNames = new Lazy<Dictionary<string, List<SyntaxNode>>>(IndexAssignedNames, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>The operation a field or property is initialized with, or a getter returns; null when there is none or it is not in source.</summary>
@@ -141,27 +141,19 @@ internal sealed class Declarations
 
     private bool FindWrite(ISymbol member)
     {
-        if (!_assignedNames.Value.TryGetValue(member.Name, out var targets))
+        // A private member can only be assigned inside its own type; anything else anywhere in the compilation. A tree whose
+        // text does not even contain the name is skipped without walking it (the text is already in memory).
+        var trees = member.DeclaredAccessibility == Accessibility.Private && member.ContainingType is { } owner
+            ? owner.DeclaringSyntaxReferences.Select(r => r.SyntaxTree).Distinct()
+            : _compilation.SyntaxTrees;
+        var bound = 0;
+        foreach (var tree in trees)
         {
-            return false;
-        }
-
-        foreach (var target in targets)
-        {
-            if (ModelFor(target.SyntaxTree) is { } model && SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(target).Symbol?.OriginalDefinition, member.OriginalDefinition))
+            if (tree.GetText().ToString().IndexOf(member.Name, StringComparison.Ordinal) < 0)
             {
-                return true;
+                continue;
             }
-        }
 
-        return false;
-    }
-
-    private Dictionary<string, List<SyntaxNode>> IndexAssignedNames()
-    {
-        var index = new Dictionary<string, List<SyntaxNode>>(StringComparer.Ordinal);
-        foreach (var tree in _compilation.SyntaxTrees)
-        {
             foreach (var assignment in tree.GetRoot().DescendantNodes().OfType<AssignmentExpressionSyntax>())
             {
                 var name = assignment.Left switch
@@ -171,21 +163,26 @@ internal sealed class Declarations
                     MemberBindingExpressionSyntax binding => binding.Name,
                     _ => null,
                 };
-                if (name is null)
+                if (name is null || name.Identifier.ValueText != member.Name)
                 {
                     continue;
                 }
 
-                if (!index.TryGetValue(name.Identifier.ValueText, out var list))
+                // A name assigned in this many places (Count, Timeout in a large code base) is not worth binding each one:
+                // the member may well be among them, so its declared value is not trusted.
+                if (++bound > MaxBoundWrites)
                 {
-                    index[name.Identifier.ValueText] = list = new List<SyntaxNode>();
+                    return true;
                 }
 
-                list.Add(name);
+                if (ModelFor(tree) is { } model && SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(name).Symbol?.OriginalDefinition, member.OriginalDefinition))
+                {
+                    return true;
+                }
             }
         }
 
-        return index;
+        return false;
     }
 
 #pragma warning disable RS1030 // Values declared in other files are the point; the driver's semantic model cache answers these calls.

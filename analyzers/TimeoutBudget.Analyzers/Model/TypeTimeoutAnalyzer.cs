@@ -18,14 +18,13 @@ public abstract class TypeTimeoutAnalyzer : DiagnosticAnalyzer
         context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
         context.RegisterCompilationStartAction(start =>
         {
-            var types = KnownTypes.Resolve(start.Compilation);
-            if (!types.AnyTimeoutSource || !IsRelevant(types))
+            var facts = CompilationFacts.For(start.Compilation);
+            if (!facts.Types.AnyTimeoutSource || !IsRelevant(facts.Types))
             {
                 return;
             }
 
-            var evaluator = new DurationEvaluator(types, new Declarations(start.Compilation));
-            start.RegisterSymbolStartAction(symbolStart => Collect(symbolStart, new TypeTimeoutModel(types, evaluator)), SymbolKind.NamedType);
+            start.RegisterSymbolStartAction(symbolStart => Collect(symbolStart, new TypeTimeoutModel(facts.Types, facts.Evaluator)), SymbolKind.NamedType);
         });
     }
 
@@ -68,8 +67,10 @@ public abstract class TypeTimeoutAnalyzer : DiagnosticAnalyzer
             return;
         }
 
-        object? written = assignment is ISimpleAssignmentOperation simple ? Evaluate(simple.Value, target.Type, model) : null;
-        model.AddValue(root, path, written, assignment.Value, Roots.TypeOf(root));
+        var written = assignment is ISimpleAssignmentOperation simple
+            ? new WrittenValue(() => Evaluate(simple.Value, target.Type, model), assignment.Value)
+            : new WrittenValue((object?)null, assignment.Value);
+        model.AddValue(root, path, written, Roots.TypeOf(root));
     }
 
     private static void RecordInitializer(ISymbolInitializerOperation initializer, TypeTimeoutModel model)

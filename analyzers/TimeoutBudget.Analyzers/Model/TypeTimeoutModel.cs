@@ -13,13 +13,13 @@ internal sealed class TypeTimeoutModel
 {
     public const string TimeoutSlot = "<timeout>";
 
-    private readonly ConcurrentDictionary<(object Root, string Path), ConcurrentQueue<WrittenValue>> _values = new(RootPairComparer.Instance);
-    private readonly ConcurrentDictionary<object, ConcurrentQueue<object?>> _aliases = new(RootComparer.Instance);
-    private readonly ConcurrentDictionary<object, ConcurrentQueue<object>> _linkedParents = new(RootComparer.Instance);
-    private readonly ConcurrentDictionary<object, object> _clientConfigs = new(RootComparer.Instance);
-    private readonly ConcurrentDictionary<object, ITypeSymbol> _rootTypes = new(RootComparer.Instance);
-    private readonly ConcurrentDictionary<object, ConcurrentQueue<IOperation>> _storedValues = new(RootComparer.Instance);
-    private readonly ConcurrentDictionary<object, bool> _cancelledSources = new(RootComparer.Instance);
+    private ConcurrentDictionary<(object Root, string Path), ConcurrentQueue<WrittenValue>>? _values;
+    private ConcurrentDictionary<object, ConcurrentQueue<object?>>? _aliases;
+    private ConcurrentDictionary<object, ConcurrentQueue<object>>? _linkedParents;
+    private ConcurrentDictionary<object, object>? _clientConfigs;
+    private ConcurrentDictionary<object, ITypeSymbol>? _rootTypes;
+    private ConcurrentDictionary<object, ConcurrentQueue<IOperation>>? _storedValues;
+    private ConcurrentDictionary<object, bool>? _cancelledSources;
 
     public TypeTimeoutModel(KnownTypes types, DurationEvaluator evaluator)
     {
@@ -30,6 +30,22 @@ internal sealed class TypeTimeoutModel
     public KnownTypes Types { get; }
 
     public DurationEvaluator Evaluator { get; }
+
+
+    // Created on first write: most types write no timeout at all, and a concurrent dictionary is not cheap to create.
+    private ConcurrentDictionary<(object Root, string Path), ConcurrentQueue<WrittenValue>> WriteValues => LazyInitializer.EnsureInitialized(ref _values, () => new ConcurrentDictionary<(object Root, string Path), ConcurrentQueue<WrittenValue>>(RootPairComparer.Instance))!;
+
+    private ConcurrentDictionary<object, ConcurrentQueue<object?>> WriteAliases => LazyInitializer.EnsureInitialized(ref _aliases, () => new ConcurrentDictionary<object, ConcurrentQueue<object?>>(RootComparer.Instance))!;
+
+    private ConcurrentDictionary<object, ConcurrentQueue<object>> WriteLinkedParents => LazyInitializer.EnsureInitialized(ref _linkedParents, () => new ConcurrentDictionary<object, ConcurrentQueue<object>>(RootComparer.Instance))!;
+
+    private ConcurrentDictionary<object, object> WriteClientConfigs => LazyInitializer.EnsureInitialized(ref _clientConfigs, () => new ConcurrentDictionary<object, object>(RootComparer.Instance))!;
+
+    private ConcurrentDictionary<object, ITypeSymbol> WriteRootTypes => LazyInitializer.EnsureInitialized(ref _rootTypes, () => new ConcurrentDictionary<object, ITypeSymbol>(RootComparer.Instance))!;
+
+    private ConcurrentDictionary<object, ConcurrentQueue<IOperation>> WriteStoredValues => LazyInitializer.EnsureInitialized(ref _storedValues, () => new ConcurrentDictionary<object, ConcurrentQueue<IOperation>>(RootComparer.Instance))!;
+
+    private ConcurrentDictionary<object, bool> WriteCancelledSources => LazyInitializer.EnsureInitialized(ref _cancelledSources, () => new ConcurrentDictionary<object, bool>(RootComparer.Instance))!;
 
     private readonly ConcurrentQueue<IInvocationOperation> _invocations = new();
     private IReadOnlyList<IInvocationOperation>? _orderedInvocations;
@@ -44,27 +60,30 @@ internal sealed class TypeTimeoutModel
         _orderedInvocations ??= _invocations.OrderBy(i => i.Syntax.SyntaxTree.FilePath, StringComparer.Ordinal)
             .ThenBy(i => i.Syntax.SpanStart).ThenBy(i => i.Syntax.Span.Length).ToList();
 
-    public void AddValue(object root, string path, object? value, IOperation source, ITypeSymbol? rootType)
+    public void AddValue(object root, string path, object? value, IOperation source, ITypeSymbol? rootType) =>
+        AddValue(root, path, new WrittenValue(value, source), rootType);
+
+    public void AddValue(object root, string path, WrittenValue value, ITypeSymbol? rootType)
     {
-        _values.GetOrAdd((root, path), _ => new ConcurrentQueue<WrittenValue>()).Enqueue(new WrittenValue(value, source));
+        WriteValues.GetOrAdd((root, path), _ => new ConcurrentQueue<WrittenValue>()).Enqueue(value);
         if (rootType is not null)
         {
-            _rootTypes.TryAdd(root, rootType);
+            WriteRootTypes.TryAdd(root, rootType);
         }
     }
 
-    public void AddAlias(object target, object? source) => _aliases.GetOrAdd(target, _ => new ConcurrentQueue<object?>()).Enqueue(source);
+    public void AddAlias(object target, object? source) => WriteAliases.GetOrAdd(target, _ => new ConcurrentQueue<object?>()).Enqueue(source);
 
-    public void AddLinkedParent(object child, object parent) => _linkedParents.GetOrAdd(child, _ => new ConcurrentQueue<object>()).Enqueue(parent);
+    public void AddLinkedParent(object child, object parent) => WriteLinkedParents.GetOrAdd(child, _ => new ConcurrentQueue<object>()).Enqueue(parent);
 
-    public void SetClientConfig(object client, object config) => _clientConfigs.AddOrUpdate(client, config, (_, existing) => RootComparer.Instance.Equals(existing, config) ? existing : Ambiguous.Value);
+    public void SetClientConfig(object client, object config) => WriteClientConfigs.AddOrUpdate(client, config, (_, existing) => RootComparer.Instance.Equals(existing, config) ? existing : Ambiguous.Value);
 
     /// <summary>Records a value stored in a field or property (a task, a pipeline), so code elsewhere in the type knows what produced it.</summary>
-    public void AddStoredValue(object holder, IOperation value) => _storedValues.GetOrAdd(holder, _ => new ConcurrentQueue<IOperation>()).Enqueue(value);
+    public void AddStoredValue(object holder, IOperation value) => WriteStoredValues.GetOrAdd(holder, _ => new ConcurrentQueue<IOperation>()).Enqueue(value);
 
     /// <summary>The one value ever stored in this field or property in this type, or null when there is none or several.</summary>
     public IOperation? StoredValue(object holder) =>
-        _storedValues.TryGetValue(holder, out var values) && values.Count == 1 && values.TryPeek(out var value) ? value : null;
+        _storedValues is not null && _storedValues.TryGetValue(holder, out var values) && values.Count == 1 && values.TryPeek(out var value) ? value : null;
 
     /// <summary>Whether the source or budget is given a timeout anywhere in this type, known or not, directly or through a parent.</summary>
     public bool HasTimeout(object? source, int depth = 0)
@@ -75,10 +94,10 @@ internal sealed class TypeTimeoutModel
             return false;
         }
 
-        return _values.ContainsKey((resolved, TimeoutSlot)) || LinkedParents(resolved).Any(parent => HasTimeout(parent, depth + 1));
+        return (_values is not null && _values.ContainsKey((resolved, TimeoutSlot))) || LinkedParents(resolved).Any(parent => HasTimeout(parent, depth + 1));
     }
 
-    public void MarkCancelled(object source) => _cancelledSources.TryAdd(source, true);
+    public void MarkCancelled(object source) => WriteCancelledSources.TryAdd(source, true);
 
     /// <summary>Whether this type cancels the source somewhere (<c>Cancel()</c>, <c>CancelAsync()</c>), directly or through a source it is linked to.</summary>
     public bool IsCancelled(object? source, int depth = 0)
@@ -89,13 +108,13 @@ internal sealed class TypeTimeoutModel
             return false;
         }
 
-        return _cancelledSources.ContainsKey(resolved) || LinkedParents(resolved).Any(parent => IsCancelled(parent, depth + 1));
+        return _cancelledSources is not null && _cancelledSources.ContainsKey(resolved) || LinkedParents(resolved).Any(parent => IsCancelled(parent, depth + 1));
     }
 
     public IEnumerable<object> RootsOfType(INamedTypeSymbol? type) =>
         type is null
             ? Enumerable.Empty<object>()
-            : _rootTypes.Where(pair => KnownTypes.IsOrDerivesFrom(pair.Value, type)).Select(pair => pair.Key)
+            : (_rootTypes ?? Enumerable.Empty<KeyValuePair<object, ITypeSymbol>>()).Where(pair => KnownTypes.IsOrDerivesFrom(pair.Value, type)).Select(pair => pair.Key)
                 .OrderBy(root => RootLocation(root).Path, StringComparer.Ordinal).ThenBy(root => RootLocation(root).Start).ToList();
 
     private static (string Path, int Start) RootLocation(object root) => root switch
@@ -115,18 +134,18 @@ internal sealed class TypeTimeoutModel
     public object? ConfigOf(object? client)
     {
         var resolved = Resolve(client);
-        return resolved is not null && _clientConfigs.TryGetValue(resolved, out var config) && config is not Ambiguous ? config : null;
+        return resolved is not null && _clientConfigs is not null && _clientConfigs.TryGetValue(resolved, out var config) && config is not Ambiguous ? config : null;
     }
 
     public IReadOnlyList<object> LinkedParents(object? root)
     {
         var resolved = Resolve(root);
-        return resolved is not null && _linkedParents.TryGetValue(resolved, out var parents) ? parents.ToArray() : Array.Empty<object>();
+        return resolved is not null && _linkedParents is not null && _linkedParents.TryGetValue(resolved, out var parents) ? parents.ToArray() : Array.Empty<object>();
     }
 
     /// <summary>Every (root, member) written, in source order of their first write.</summary>
     public IEnumerable<(object Root, string Path)> Keys =>
-        _values.Select(pair => (pair.Key, First: pair.Value.Select(w => w.Source.Syntax).OrderBy(n => n.SyntaxTree.FilePath, StringComparer.Ordinal).ThenBy(n => n.SpanStart).First()))
+        (_values ?? Enumerable.Empty<KeyValuePair<(object Root, string Path), ConcurrentQueue<WrittenValue>>>()).Select(pair => (pair.Key, First: pair.Value.Select(w => w.Source.Syntax).OrderBy(n => n.SyntaxTree.FilePath, StringComparer.Ordinal).ThenBy(n => n.SpanStart).First()))
             .OrderBy(entry => entry.First.SyntaxTree.FilePath, StringComparer.Ordinal).ThenBy(entry => entry.First.SpanStart).ThenBy(entry => entry.Key.Path, StringComparer.Ordinal)
             .Select(entry => entry.Key).ToList();
 
@@ -137,7 +156,7 @@ internal sealed class TypeTimeoutModel
             return null;
         }
 
-        if (_values.TryGetValue((root, path), out var writes))
+        if (_values is not null && _values.TryGetValue((root, path), out var writes))
         {
             WrittenValue? agreed = null;
             foreach (var write in writes.OrderBy(w => w.Source.Syntax.SyntaxTree.FilePath, StringComparer.Ordinal).ThenBy(w => w.Source.Syntax.SpanStart))
@@ -151,7 +170,7 @@ internal sealed class TypeTimeoutModel
                 {
                     agreed = write;
                 }
-                else if (!SameValue(agreed.Value.Value, write.Value))
+                else if (!SameValue(agreed.Value, write.Value))
                 {
                     return null;
                 }
@@ -170,14 +189,14 @@ internal sealed class TypeTimeoutModel
             return root;
         }
 
-        return SingleAlias(root) is { } source && !_values.Keys.Any(key => RootComparer.Instance.Equals(key.Root, root))
+        return SingleAlias(root) is { } source && !(_values?.Keys ?? Enumerable.Empty<(object Root, string Path)>()).Any(key => RootComparer.Instance.Equals(key.Root, root))
             ? Resolve(source, depth + 1)
             : root;
     }
 
     private object? SingleAlias(object root)
     {
-        if (!_aliases.TryGetValue(root, out var sources))
+        if (_aliases is null || !_aliases.TryGetValue(root, out var sources))
         {
             return null;
         }
@@ -219,16 +238,26 @@ internal sealed class TypeTimeoutModel
     }
 }
 
-/// <summary>One write: a <see cref="Duration"/>, a number, an enum member's name, or null when the value is unknown.</summary>
-internal readonly struct WrittenValue
+/// <summary>
+/// One write: a <see cref="Duration"/>, a number, an enum member's name, or null when the value is unknown. Evaluated on first
+/// use: most writes in a type are never asked about, and evaluating one can mean reading declarations in other files.
+/// </summary>
+internal sealed class WrittenValue
 {
+    private readonly Lazy<object?> _value;
+
     public WrittenValue(object? value, IOperation source)
+        : this(() => value, source)
     {
-        Value = value;
+    }
+
+    public WrittenValue(Func<object?> evaluate, IOperation source)
+    {
+        _value = new Lazy<object?>(evaluate, LazyThreadSafetyMode.PublicationOnly);
         Source = source;
     }
 
-    public object? Value { get; }
+    public object? Value => _value.Value;
 
     public IOperation Source { get; }
 
