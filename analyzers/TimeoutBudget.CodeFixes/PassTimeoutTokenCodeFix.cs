@@ -94,7 +94,7 @@ public sealed class PassTimeoutTokenCodeFix : CodeFixProvider
     /// <summary>What a finding asks for: the call, how to pass the token, and either the token in scope or the deadline of a new source.</summary>
     private static FixPlan? Plan(SyntaxNode root, Diagnostic diagnostic)
     {
-        if (!diagnostic.Properties.TryGetValue(AbandonedWorkAnalyzer.TokenFixProperty, out var mode) || mode is null
+        if (!diagnostic.Properties.TryGetValue(TimeoutAnalyzer.TokenFixProperty, out var mode) || mode is null
             || root.FindNode(diagnostic.Location.SourceSpan, getInnermostNodeForTie: true) is not { } node
             || node.FirstAncestorOrSelf<InvocationExpressionSyntax>() is not { } invocation)
         {

@@ -22,7 +22,7 @@ public class RobustnessTests
         global using System.Threading.Tasks;
         """;
 
-    internal static readonly ImmutableArray<DiagnosticAnalyzer> AllAnalyzers = typeof(NestedTimeoutAnalyzer).Assembly.GetTypes()
+    internal static readonly ImmutableArray<DiagnosticAnalyzer> AllAnalyzers = typeof(TimeoutAnalyzer).Assembly.GetTypes()
         .Where(t => !t.IsAbstract && typeof(DiagnosticAnalyzer).IsAssignableFrom(t) && t.GetCustomAttributes(typeof(DiagnosticAnalyzerAttribute), false).Length > 0)
         .Select(t => (DiagnosticAnalyzer)Activator.CreateInstance(t)!)
         .ToImmutableArray();

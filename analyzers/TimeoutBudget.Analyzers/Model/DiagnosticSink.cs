@@ -8,9 +8,14 @@ namespace TimeoutBudget.Analyzers.Model;
 internal sealed class DiagnosticSink
 {
     private readonly SymbolAnalysisContext _context;
+    private readonly ImmutableArray<DiagnosticDescriptor> _supported;
     private readonly HashSet<(string Id, SyntaxTree? Tree, int Start)> _reported = new();
 
-    public DiagnosticSink(SymbolAnalysisContext context) => _context = context;
+    public DiagnosticSink(SymbolAnalysisContext context, ImmutableArray<DiagnosticDescriptor> supported)
+    {
+        _context = context;
+        _supported = supported;
+    }
 
     public AnalyzerOptions Options => _context.Options;
 
@@ -22,7 +27,8 @@ internal sealed class DiagnosticSink
 
     public void ReportWithLocations(DiagnosticDescriptor descriptor, Location location, string message, IReadOnlyList<Location> related, ImmutableDictionary<string, string?>? properties = null)
     {
-        if (!location.IsInSource || !_reported.Add((descriptor.Id, location.SourceTree, location.SourceSpan.Start)))
+        // An analyzer for some rules only runs the shared passes that also find others; the driver rejects what it does not declare.
+        if (!location.IsInSource || !_supported.Contains(descriptor) || !_reported.Add((descriptor.Id, location.SourceTree, location.SourceSpan.Start)))
         {
             return;
         }

@@ -10,14 +10,9 @@ namespace TimeoutBudget.Analyzers;
 /// TB0006: this library's own API used against itself — a constant child budget that cannot fit its constant parent, and a
 /// cancellable call inside a budget scope that does not receive the budget's token (so it outlives the budget).
 /// </summary>
-[DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class BudgetMisuseAnalyzer : TypeTimeoutAnalyzer
+internal static class BudgetMisuseRule
 {
-    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(Descriptors.BudgetMisuse);
-
-    private protected override bool IsRelevant(KnownTypes types) => types.Budget is not null;
-
-    private protected override void Report(TypeTimeoutModel model, SymbolAnalysisContext context, DiagnosticSink sink)
+    public static void Report(TypeTimeoutModel model, DiagnosticSink sink)
     {
         var types = model.Types;
         var scopes = new List<(ILocalSymbol Budget, IOperation Block, int Start)>();
@@ -48,7 +43,7 @@ public sealed class BudgetMisuseAnalyzer : TypeTimeoutAnalyzer
                     && !SymbolEqualityComparer.Default.Equals(call.TargetMethod.ContainingType, types.Budget)
                     && Tokens.HowToPassToken(call, types) is { } fix)
                 {
-                    var properties = ImmutableDictionary<string, string?>.Empty.Add(AbandonedWorkAnalyzer.TokenFixProperty, fix).Add("Token", scope.Budget.Name + ".Token");
+                    var properties = ImmutableDictionary<string, string?>.Empty.Add(TimeoutAnalyzer.TokenFixProperty, fix).Add("Token", scope.Budget.Name + ".Token");
                     sink.Report(Descriptors.BudgetMisuse, call.Syntax.GetLocation(),
                         $"{Comparison.Capitalize(CallTimeouts.Describe(call))} runs inside budget '{scope.Budget.Name}' but does not receive {scope.Budget.Name}.Token, so it keeps running after the budget expires",
                         null, properties);

@@ -11,14 +11,9 @@ namespace TimeoutBudget.Analyzers;
 /// called without a bounded token, or <c>Process.WaitForExit()</c> / <c>WaitForExitAsync()</c> with neither timeout nor token
 /// (seed 003: runs stuck "running" forever). HttpClient's unwritten 100 s default is a deadline and is never reported.
 /// </summary>
-[DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class UnboundedOperationAnalyzer : TypeTimeoutAnalyzer
+internal static class UnboundedOperationRule
 {
-    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(Descriptors.OperationWithoutDeadline);
-
-    private protected override bool IsRelevant(KnownTypes types) => types.HttpClient is not null || types.Process is not null || types.AwsClientConfig is not null;
-
-    private protected override void Report(TypeTimeoutModel model, SymbolAnalysisContext context, DiagnosticSink sink)
+    public static void Report(TypeTimeoutModel model, DiagnosticSink sink)
     {
         var types = model.Types;
         foreach (var call in model.Invocations)
@@ -56,7 +51,7 @@ public sealed class UnboundedOperationAnalyzer : TypeTimeoutAnalyzer
             }
 
             var fix = Tokens.HowToPassToken(call, types);
-            var properties = fix is null ? null : ImmutableDictionary<string, string?>.Empty.Add(AbandonedWorkAnalyzer.TokenFixProperty, fix);
+            var properties = fix is null ? null : ImmutableDictionary<string, string?>.Empty.Add(TimeoutAnalyzer.TokenFixProperty, fix);
             sink.Report(Descriptors.OperationWithoutDeadline, call.Syntax.GetLocation(), problem, null, properties);
         }
     }

@@ -10,16 +10,9 @@ namespace TimeoutBudget.Analyzers;
 /// timeout — no token at all, a token the wait does not cancel, a delegate or helper that takes none, blocking code in
 /// <c>Task.Run</c> — so the work keeps running after the caller has moved on (seed 000's pool starvation).
 /// </summary>
-[DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class AbandonedWorkAnalyzer : TypeTimeoutAnalyzer
+internal static class AbandonedWorkRule
 {
-    public const string TokenFixProperty = "TokenFix";
-
-    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(Descriptors.TimedWaitAbandonsWork);
-
-    private protected override bool IsRelevant(KnownTypes types) => types.Task is not null;
-
-    private protected override void Report(TypeTimeoutModel model, SymbolAnalysisContext context, DiagnosticSink sink)
+    public static void Report(TypeTimeoutModel model, DiagnosticSink sink)
     {
         foreach (var invocation in model.Invocations)
         {
@@ -36,7 +29,7 @@ public sealed class AbandonedWorkAnalyzer : TypeTimeoutAnalyzer
                     continue;
                 }
 
-                var properties = abandoned.TokenFix is { } fix ? ImmutableDictionary<string, string?>.Empty.Add(TokenFixProperty, fix) : null;
+                var properties = abandoned.TokenFix is { } fix ? ImmutableDictionary<string, string?>.Empty.Add(TimeoutAnalyzer.TokenFixProperty, fix) : null;
                 sink.Report(
                     Descriptors.TimedWaitAbandonsWork,
                     abandoned.At.Syntax.GetLocation(),

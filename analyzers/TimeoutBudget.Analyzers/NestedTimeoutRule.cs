@@ -12,15 +12,9 @@ namespace TimeoutBudget.Analyzers;
 /// one added before it, the standard HTTP handler's attempt timeout with its total — and each retry schedule with the window
 /// it must fit in.
 /// </summary>
-[DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class NestedTimeoutAnalyzer : TypeTimeoutAnalyzer
+internal static class NestedTimeoutRule
 {
-    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } =
-        ImmutableArray.Create(Descriptors.InnerTimeoutNotShorter, Descriptors.RetryScheduleDoesNotFit, Descriptors.MarginTooSmall);
-
-    private protected override bool IsRelevant(KnownTypes types) => true;
-
-    private protected override void Report(TypeTimeoutModel model, SymbolAnalysisContext context, DiagnosticSink sink)
+    public static void Report(TypeTimeoutModel model, DiagnosticSink sink)
     {
         foreach (var invocation in model.Invocations)
         {

@@ -3,15 +3,42 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Operations;
 
-namespace TimeoutBudget.Analyzers.Model;
+using TimeoutBudget.Analyzers.Model;
+
+namespace TimeoutBudget.Analyzers;
 
 /// <summary>
-/// Gathers a <see cref="TypeTimeoutModel"/> for each type from its members' operations and hands it to the rule once every
-/// member has been seen. Types are the unit because "a client configured in the constructor and used in a method" is the
-/// common shape, and a type's members are all analyzed before its end action runs.
+/// TB0001–TB0006 from one timeout model: each type's members are collected once (every timeout written, every token source,
+/// every call and wait), values are read across files through one per-compilation reader, and every rule reads that model
+/// when the type's members have all been seen. Types are the unit because "a client configured in the constructor and used
+/// in a method" is the common shape, and a type's end action runs after all of its members, so findings appear live in the
+/// IDE without full-solution analysis.
 /// </summary>
-public abstract class TypeTimeoutAnalyzer : DiagnosticAnalyzer
+[DiagnosticAnalyzer(LanguageNames.CSharp)]
+public class TimeoutAnalyzer : DiagnosticAnalyzer
 {
+    /// <summary>How <c>PassTimeoutTokenCodeFix</c> can pass a token to the call a finding is on.</summary>
+    public const string TokenFixProperty = "TokenFix";
+
+    private static readonly ImmutableArray<DiagnosticDescriptor> AllRules = ImmutableArray.Create(
+        Descriptors.InnerTimeoutNotShorter, Descriptors.RetryScheduleDoesNotFit, Descriptors.MarginTooSmall,
+        Descriptors.TimedWaitAbandonsWork, Descriptors.OperationWithoutDeadline, Descriptors.BudgetMisuse);
+
+    public TimeoutAnalyzer()
+        : this(AllRules)
+    {
+    }
+
+    /// <summary>An analyzer for some of the rules only (tests and tools that look at one rule at a time).</summary>
+    protected TimeoutAnalyzer(params string[] ruleIds)
+        : this(AllRules.Where(d => ruleIds.Contains(d.Id)).ToImmutableArray())
+    {
+    }
+
+    private TimeoutAnalyzer(ImmutableArray<DiagnosticDescriptor> rules) => SupportedDiagnostics = rules;
+
+    public sealed override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; }
+
     public sealed override void Initialize(AnalysisContext context)
     {
         context.EnableConcurrentExecution();
@@ -19,27 +46,58 @@ public abstract class TypeTimeoutAnalyzer : DiagnosticAnalyzer
         context.RegisterCompilationStartAction(start =>
         {
             var facts = CompilationFacts.For(start.Compilation);
-            if (!facts.Types.AnyTimeoutSource || !IsRelevant(facts.Types))
+            var rules = Rules(facts.Types);
+            if (!facts.Types.AnyTimeoutSource || rules.Count == 0)
             {
                 return;
             }
 
-            start.RegisterSymbolStartAction(symbolStart => Collect(symbolStart, new TypeTimeoutModel(facts.Types, facts.Evaluator)), SymbolKind.NamedType);
+            start.RegisterSymbolStartAction(symbolStart => Collect(symbolStart, new TypeTimeoutModel(facts.Types, facts.Evaluator), rules), SymbolKind.NamedType);
         });
     }
 
-    /// <summary>Whether this rule has anything to look for in a compilation that has these types.</summary>
-    private protected abstract bool IsRelevant(KnownTypes types);
+    /// <summary>The rules this analyzer runs that have anything to look for in a compilation with these types.</summary>
+    private List<Action<TypeTimeoutModel, DiagnosticSink>> Rules(KnownTypes types)
+    {
+        bool Runs(params DiagnosticDescriptor[] descriptors) => descriptors.Any(SupportedDiagnostics.Contains);
+        var rules = new List<Action<TypeTimeoutModel, DiagnosticSink>>();
+        if (Runs(Descriptors.InnerTimeoutNotShorter, Descriptors.RetryScheduleDoesNotFit, Descriptors.MarginTooSmall))
+        {
+            rules.Add(NestedTimeoutRule.Report);
+        }
 
-    private protected abstract void Report(TypeTimeoutModel model, SymbolAnalysisContext context, DiagnosticSink sink);
+        if (Runs(Descriptors.TimedWaitAbandonsWork) && types.Task is not null)
+        {
+            rules.Add(AbandonedWorkRule.Report);
+        }
 
-    private void Collect(SymbolStartAnalysisContext context, TypeTimeoutModel model)
+        if (Runs(Descriptors.OperationWithoutDeadline) && (types.HttpClient is not null || types.Process is not null || types.AwsClientConfig is not null))
+        {
+            rules.Add(UnboundedOperationRule.Report);
+        }
+
+        if (Runs(Descriptors.BudgetMisuse) && types.Budget is not null)
+        {
+            rules.Add(BudgetMisuseRule.Report);
+        }
+
+        return rules;
+    }
+
+    private void Collect(SymbolStartAnalysisContext context, TypeTimeoutModel model, List<Action<TypeTimeoutModel, DiagnosticSink>> rules)
     {
         context.RegisterOperationAction(operation => RecordAssignment((IAssignmentOperation)operation.Operation, model), OperationKind.SimpleAssignment, OperationKind.CompoundAssignment);
         context.RegisterOperationAction(operation => RecordCreation((IObjectCreationOperation)operation.Operation, model), OperationKind.ObjectCreation);
         context.RegisterOperationAction(operation => RecordInitializer((ISymbolInitializerOperation)operation.Operation, model), OperationKind.FieldInitializer, OperationKind.PropertyInitializer);
         context.RegisterOperationAction(operation => RecordInvocation((IInvocationOperation)operation.Operation, model), OperationKind.Invocation);
-        context.RegisterSymbolEndAction(end => Report(model, end, new DiagnosticSink(end)));
+        context.RegisterSymbolEndAction(end =>
+        {
+            var sink = new DiagnosticSink(end, SupportedDiagnostics);
+            foreach (var rule in rules)
+            {
+                rule(model, sink);
+            }
+        });
     }
 
     private static void RecordAssignment(IAssignmentOperation assignment, TypeTimeoutModel model)
