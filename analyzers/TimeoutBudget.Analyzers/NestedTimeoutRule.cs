@@ -23,9 +23,9 @@ internal static class NestedTimeoutRule
                 var outer = new OuterTimeout(limit, "the wait", isWait: true);
                 foreach (var work in wait.Work)
                 {
-                    foreach (var call in CallTimeouts.CallsIn(work))
+                    foreach (var call in WorkCalls(work, model))
                     {
-                        CompareCall(call, outer, model, sink);
+                        CompareCall(call, outer, model, sink, wait.Wait);
                     }
                 }
             }
@@ -50,15 +50,37 @@ internal static class NestedTimeoutRule
         HttpClientRegistrations.Check(model, sink);
     }
 
-    private static void CompareCall(IInvocationOperation call, OuterTimeout outer, TypeTimeoutModel model, DiagnosticSink sink)
+    /// <summary>
+    /// The calls a waited-for task makes: those written in it, and — when it runs a method of this type (<c>_report ??=
+    /// Task.Run(() => ReportAsync())</c>, awaited later through the field) — the calls in that method's body.
+    /// </summary>
+    private static IEnumerable<IInvocationOperation> WorkCalls(IOperation work, TypeTimeoutModel model)
     {
+        var produced = WorkObservation.Produce(work, model);
+        foreach (var call in CallTimeouts.CallsIn(produced))
+        {
+            yield return call;
+            if (WorkObservation.HelperBody(call, model) is { } body && call.TargetMethod.MethodKind != MethodKind.LocalFunction)
+            {
+                foreach (var inner in body.Descendants().OfType<IInvocationOperation>())
+                {
+                    yield return inner;
+                }
+            }
+        }
+    }
+
+    /// <param name="meetsAt">The wait around the call, when the outer timeout is a wait: that is where the two meet.</param>
+    private static void CompareCall(IInvocationOperation call, OuterTimeout outer, TypeTimeoutModel model, DiagnosticSink sink, IOperation? meetsAt = null)
+    {
+        meetsAt ??= call;
         foreach (var inner in CallTimeouts.Inner(call, model))
         {
             var callName = CallTimeouts.Describe(call);
             var consequence = outer.IsWait
                 ? $"the wait gives up after {outer.Duration.Text} while {callName}, allowed {inner.Duration.Text}, keeps running"
                 : $"the token cancels {callName} after {outer.Duration.Text}, so its own {inner.Duration.Text} timeout never fires and the failure is reported as a cancellation instead of a timeout";
-            if (Comparison.InnerNotShorter(inner.Duration, inner.Description, outer.Duration, outer.Description, consequence, sink, call))
+            if (Comparison.InnerNotShorter(inner.Duration, inner.Description, outer.Duration, outer.Description, consequence, sink, meetsAt))
             {
                 continue;
             }
@@ -72,7 +94,7 @@ internal static class NestedTimeoutRule
                 }
             }
 
-            Comparison.MarginTooSmall(inner.Duration, inner.Description, outer.Duration, outer.Description, sink, call);
+            Comparison.MarginTooSmall(inner.Duration, inner.Description, outer.Duration, outer.Description, sink, meetsAt);
         }
     }
 

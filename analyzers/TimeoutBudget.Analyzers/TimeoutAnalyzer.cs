@@ -87,6 +87,7 @@ public class TimeoutAnalyzer : DiagnosticAnalyzer
     private void Collect(SymbolStartAnalysisContext context, TypeTimeoutModel model, List<Action<TypeTimeoutModel, DiagnosticSink>> rules)
     {
         context.RegisterOperationAction(operation => RecordAssignment((IAssignmentOperation)operation.Operation, model), OperationKind.SimpleAssignment, OperationKind.CompoundAssignment);
+        context.RegisterOperationAction(operation => RecordLazyStore((ICoalesceAssignmentOperation)operation.Operation, model), OperationKind.CoalesceAssignment);
         context.RegisterOperationAction(operation => RecordCreation((IObjectCreationOperation)operation.Operation, model), OperationKind.ObjectCreation);
         context.RegisterOperationAction(operation => RecordInitializer((ISymbolInitializerOperation)operation.Operation, model), OperationKind.FieldInitializer, OperationKind.PropertyInitializer);
         context.RegisterOperationAction(operation => RecordInvocation((IInvocationOperation)operation.Operation, model), OperationKind.Invocation);
@@ -98,6 +99,15 @@ public class TimeoutAnalyzer : DiagnosticAnalyzer
                 rule(model, sink);
             }
         });
+    }
+
+    /// <summary><c>_reportTask ??= Task.Run(…)</c>: the task a field holds once it is started.</summary>
+    private static void RecordLazyStore(ICoalesceAssignmentOperation store, TypeTimeoutModel model)
+    {
+        if (Roots.Of(store.Target) is ISymbol holder and (IFieldSymbol or IPropertySymbol))
+        {
+            model.AddStoredValue(holder, DurationEvaluator.SkipConversions(store.Value));
+        }
     }
 
     private static void RecordAssignment(IAssignmentOperation assignment, TypeTimeoutModel model)

@@ -21,7 +21,7 @@ public class InnerTimeoutNotShorterTests
             }
 
             public Task PollAsync(string queue) =>
-                Task.Run(() => {|TB0001:_sqs.ReceiveMessageAsync(queue)|}.GetAwaiter().GetResult()).WaitAsync(TimeSpan.FromSeconds(180));
+                Task.Run(() => _sqs.ReceiveMessageAsync(queue).GetAwaiter().GetResult()).{|TB0001:WaitAsync(TimeSpan.FromSeconds(180))|};
         }
         """);
 

@@ -79,3 +79,73 @@ public class ValuesFromOtherFilesTests
         }
         """, Limits);
 }
+
+/// <summary>
+/// A wait through helpers in another file (<c>OrTimeout</c> handing the task and timeout to an internal helper that races a
+/// delay the debugger can switch off) around a task started once into a field, whose method sets the same timeout on its client.
+/// </summary>
+public class WaitHelperLookThroughTests
+{
+    [Fact]
+    public Task Client_timeout_equal_to_the_helper_wait_around_the_stored_task() => MultiFile.AnalyzerAsync<NestedTimeoutAnalyzer>("""
+        using System;
+        using System.Net.Http;
+        using System.Threading;
+        using System.Threading.Tasks;
+
+        public sealed class UsageReporter
+        {
+            private readonly TimeSpan _httpClientTimeout = TimeSpan.FromSeconds(10);
+            private readonly CancellationTokenSource _stopping = new();
+            private Task? _reportTask;
+
+            public void Start() => _reportTask ??= Task.Run(() => ReportAsync());
+
+            public async Task StopAsync()
+            {
+                _stopping.Cancel();
+                if (_reportTask != null)
+                {
+                    await {|TB0001:_reportTask.OrTimeout(_httpClientTimeout)|}.ConfigureAwait(false);
+                }
+            }
+
+            private async Task ReportAsync()
+            {
+                await Task.Delay(TimeSpan.FromSeconds(30), _stopping.Token);
+                var httpClient = new HttpClient();
+                httpClient.Timeout = _httpClientTimeout;
+                await httpClient.PostAsync("https://usage.example", new StringContent("{}"));
+            }
+        }
+        """, """
+        using System;
+        using System.Diagnostics;
+        using System.Threading;
+        using System.Threading.Tasks;
+
+        public static class TaskExtensions
+        {
+            public static Task OrTimeout(this Task task, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+                OrTimeoutInternal(task, timeout, cancellationToken);
+
+            private static Task OrTimeoutInternal(Task task, TimeSpan timeout, CancellationToken cancellationToken)
+            {
+                async Task WaitAsync()
+                {
+                    using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    var delayTask = Task.Delay(Debugger.IsAttached ? Timeout.InfiniteTimeSpan : timeout, cts.Token);
+                    if (await Task.WhenAny(task, delayTask).ConfigureAwait(false) == delayTask)
+                    {
+                        throw new TimeoutException();
+                    }
+
+                    cts.Cancel();
+                    await task;
+                }
+
+                return WaitAsync();
+            }
+        }
+        """);
+}

@@ -89,10 +89,13 @@ internal sealed class Declarations
             return null;
         }
 
-        return _waitHelpers.GetOrAdd(method.OriginalDefinition, m => FindWaitHelper(m, types));
+        return WaitHelper(method, types, 0);
     }
 
-    private (int Work, int Timeout)? FindWaitHelper(IMethodSymbol method, KnownTypes types)
+    private (int Work, int Timeout)? WaitHelper(IMethodSymbol method, KnownTypes types, int depth) =>
+        depth > 3 ? null : _waitHelpers.GetOrAdd(method.OriginalDefinition, m => FindWaitHelper(m, types, depth));
+
+    private (int Work, int Timeout)? FindWaitHelper(IMethodSymbol method, KnownTypes types, int depth)
     {
         if (Body(method) is not { } body)
         {
@@ -101,6 +104,15 @@ internal sealed class Declarations
 
         foreach (var call in body.DescendantsAndSelf().OfType<IInvocationOperation>())
         {
+            // OrTimeout(task, t) => OrTimeoutInternal(task, t, …): a helper that hands both to another helper.
+            var callee = call.TargetMethod.ReducedFrom ?? call.TargetMethod;
+            if (!SymbolEqualityComparer.Default.Equals(callee.OriginalDefinition, method.OriginalDefinition)
+                && callee.DeclaringSyntaxReferences.Length > 0 && WaitHelper(callee, types, depth + 1) is { } inner
+                && ParameterPassedAt(call, inner.Work, method) is { } passedTask && ParameterPassedAt(call, inner.Timeout, method) is { } passedTimeout)
+            {
+                return (passedTask, passedTimeout);
+            }
+
             if (!KnownTypes.IsOrDerivesFrom(call.TargetMethod.ContainingType, types.Task))
             {
                 continue;
@@ -122,7 +134,7 @@ internal sealed class Declarations
             }
 
             if (DurationEvaluator.SkipConversions(work ?? call) is IParameterReferenceOperation task
-                && DurationEvaluator.SkipConversions(timeout ?? call) is IParameterReferenceOperation limit
+                && TimeoutParameter(timeout ?? call) is IParameterReferenceOperation limit
                 && SymbolEqualityComparer.Default.Equals(task.Parameter.ContainingSymbol, method)
                 && SymbolEqualityComparer.Default.Equals(limit.Parameter.ContainingSymbol, method))
             {
@@ -131,6 +143,29 @@ internal sealed class Declarations
         }
 
         return null;
+    }
+
+    /// <summary>The timeout parameter, also when a debugger switch picks it: <c>Debugger.IsAttached ? Timeout.InfiniteTimeSpan : timeout</c>.</summary>
+    private static IOperation TimeoutParameter(IOperation timeout)
+    {
+        timeout = DurationEvaluator.SkipConversions(timeout);
+        if (timeout is IConditionalOperation { WhenFalse: { } whenFalse } conditional)
+        {
+            var whenTrue = DurationEvaluator.SkipConversions(conditional.WhenTrue);
+            return whenTrue is IParameterReferenceOperation ? whenTrue : DurationEvaluator.SkipConversions(whenFalse);
+        }
+
+        return timeout;
+    }
+
+    /// <summary>Which of <paramref name="method"/>'s own parameters a call passes at the callee's parameter <paramref name="ordinal"/>.</summary>
+    private static int? ParameterPassedAt(IInvocationOperation call, int ordinal, IMethodSymbol method)
+    {
+        var argument = call.Arguments.FirstOrDefault(a => a.Parameter?.Ordinal == ordinal);
+        return argument is not null && DurationEvaluator.SkipConversions(argument.Value) is IParameterReferenceOperation passed
+            && SymbolEqualityComparer.Default.Equals(passed.Parameter.ContainingSymbol.OriginalDefinition, method.OriginalDefinition)
+            ? passed.Parameter.Ordinal
+            : null;
     }
 
     /// <summary>

@@ -40,7 +40,7 @@ internal static class WorkObservation
         AwaitedWhereTheWaitGaveUp(wait, work) ? null : Check(Produce(work, model), model, 0);
 
     /// <summary>What produced a waited-for task: through locals, <c>ConfigureAwait</c>, and a field or property stored once in this type.</summary>
-    private static IOperation Produce(IOperation work, TypeTimeoutModel model)
+    public static IOperation Produce(IOperation work, TypeTimeoutModel model)
     {
         var produced = TimedWait.Unwrap(work);
         for (var depth = 0; depth < MaxDepth && produced is IFieldReferenceOperation or IPropertyReferenceOperation; depth++)
@@ -138,7 +138,7 @@ internal static class WorkObservation
             return null;
         }
 
-        if (LocalFunctionBody(call) is { } localBody && ObservesTiedToken(localBody, model))
+        if (HelperBody(call, model) is { } helperBody && ObservesTiedToken(helperBody, model))
         {
             return null;
         }
@@ -165,11 +165,19 @@ internal static class WorkObservation
         return false;
     }
 
-    private static IOperation? LocalFunctionBody(IInvocationOperation call)
+    /// <summary>
+    /// The body of the method a call runs when it is written in this compilation: a local function, or a method of this type
+    /// (what it reads — a field's token source that the type cancels — is what the model knows about).
+    /// </summary>
+    public static IOperation? HelperBody(IInvocationOperation call, TypeTimeoutModel model)
     {
         if (call.TargetMethod.MethodKind != MethodKind.LocalFunction)
         {
-            return null;
+            var owner = OwnerOf(call);
+            return call.TargetMethod.MethodKind == MethodKind.Ordinary && owner is not null
+                && SymbolEqualityComparer.Default.Equals(call.TargetMethod.ContainingType?.OriginalDefinition, owner.OriginalDefinition)
+                ? model.Evaluator.Declarations?.Body(call.TargetMethod.OriginalDefinition)
+                : null;
         }
 
         var root = (IOperation)call;
@@ -181,6 +189,9 @@ internal static class WorkObservation
         return root.Descendants().OfType<ILocalFunctionOperation>()
             .FirstOrDefault(f => SymbolEqualityComparer.Default.Equals(f.Symbol, call.TargetMethod.OriginalDefinition))?.Body;
     }
+
+    private static INamedTypeSymbol? OwnerOf(IOperation operation) =>
+        operation.SemanticModel?.GetEnclosingSymbol(operation.Syntax.SpanStart)?.ContainingType;
 
     private static bool ReturnsTask(IOperation body, KnownTypes types) => body switch
     {
