@@ -29,12 +29,20 @@ internal static class AbandonedWorkRule
                     continue;
                 }
 
+                // Reported where the wait meets the work: the work as the wait names it (the call itself when it is written in
+                // place, else the local or field holding it), with the timeout and the call that started the work as
+                // additional locations — the code fix passes its token there.
+                var written = DurationEvaluator.SkipConversions(work);
+                var inPlace = written.Syntax.Span.Contains(abandoned.At.Syntax.Span);
                 var properties = abandoned.TokenFix is { } fix ? ImmutableDictionary<string, string?>.Empty.Add(TimeoutAnalyzer.TokenFixProperty, fix) : null;
-                sink.Report(
+                var related = inPlace
+                    ? new[] { wait.Timeout.Syntax.GetLocation() }
+                    : new[] { wait.Timeout.Syntax.GetLocation(), abandoned.At.Syntax.GetLocation() };
+                sink.ReportWithLocations(
                     Descriptors.TimedWaitAbandonsWork,
-                    abandoned.At.Syntax.GetLocation(),
-                    $"The wait gives up {limit} while {abandoned.What}{Allowance(abandoned.At, model)} keeps running: it {abandoned.Why}",
-                    wait.Timeout.Syntax.GetLocation(),
+                    inPlace ? abandoned.At.Syntax.GetLocation() : written.Syntax.GetLocation(),
+                    $"The wait gives up {limit} while {abandoned.What}{Allowance(abandoned.At, model)}{(inPlace ? string.Empty : $" (started at {Duration.Describe(abandoned.At)})")} keeps running: it {abandoned.Why}",
+                    related,
                     properties);
             }
         }

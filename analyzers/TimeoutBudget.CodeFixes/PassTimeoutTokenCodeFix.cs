@@ -94,8 +94,13 @@ public sealed class PassTimeoutTokenCodeFix : CodeFixProvider
     /// <summary>What a finding asks for: the call, how to pass the token, and either the token in scope or the deadline of a new source.</summary>
     private static FixPlan? Plan(SyntaxNode root, Diagnostic diagnostic)
     {
+        // TB0004 on work started elsewhere is reported at the wait; the call that started it is the second additional location.
+        var callLocation = diagnostic.Id == DiagnosticIds.TimedWaitAbandonsWork && diagnostic.AdditionalLocations.Count > 1
+            ? diagnostic.AdditionalLocations[1]
+            : diagnostic.Location;
         if (!diagnostic.Properties.TryGetValue(TimeoutAnalyzer.TokenFixProperty, out var mode) || mode is null
-            || root.FindNode(diagnostic.Location.SourceSpan, getInnermostNodeForTie: true) is not { } node
+            || callLocation.SourceTree != diagnostic.Location.SourceTree
+            || root.FindNode(callLocation.SourceSpan, getInnermostNodeForTie: true) is not { } node
             || node.FirstAncestorOrSelf<InvocationExpressionSyntax>() is not { } invocation)
         {
             return null;

@@ -39,8 +39,8 @@ public class AbandonedWorkShapesTests
 
             public async Task CheckAsync(CancellationToken cancellationToken)
             {
-                Task task = {|TB0004:_shim.ReadAccountAsync()|};
-                await task.WaitAsync(Timeout, cancellationToken);
+                Task task = _shim.ReadAccountAsync();
+                await {|TB0004:task|}.WaitAsync(Timeout, cancellationToken);
             }
         }
         """, """
@@ -63,7 +63,7 @@ public class AbandonedWorkShapesTests
             private readonly BlockingCollection<string> _queue = new();
             private readonly Task _outputTask;
 
-            public QueueWriter() => _outputTask = {|TB0004:Task.Factory.StartNew(Drain, this, TaskCreationOptions.LongRunning)|};
+            public QueueWriter() => _outputTask = Task.Factory.StartNew(Drain, this, TaskCreationOptions.LongRunning);
 
             private static void Drain(object? state)
             {
@@ -73,7 +73,7 @@ public class AbandonedWorkShapesTests
             public void Dispose()
             {
                 _queue.CompleteAdding();
-                _outputTask.Wait(1500);
+                {|TB0004:_outputTask|}.Wait(1500);
             }
         }
         """);
@@ -96,9 +96,9 @@ public class AbandonedWorkShapesTests
                     }
                 }
 
-                var loop = {|TB0004:LoopAsync()|};
+                var loop = LoopAsync();
                 var timeoutTask = Task.Delay(timeout, ct);
-                var timedOut = timeoutTask == await Task.WhenAny(loop, timeoutTask);
+                var timedOut = timeoutTask == await Task.WhenAny({|TB0004:loop|}, timeoutTask);
                 if (timedOut)
                 {
                     throw new TimeoutException();
@@ -123,10 +123,10 @@ public class AbandonedWorkShapesTests
 
             public async Task<string> ReadAsync(string url, CancellationToken cancellationToken)
             {
-                var task = {|TB0004:_client.GetStringAsync(url, cancellationToken)|};
+                var task = _client.GetStringAsync(url, cancellationToken);
                 using (var cts = new CancellationTokenSource())
                 {
-                    if (!ReferenceEquals(await Task.WhenAny(task, Task.Delay(RequestTimeout, cts.Token)), task))
+                    if (!ReferenceEquals(await Task.WhenAny({|TB0004:task|}, Task.Delay(RequestTimeout, cts.Token)), task))
                     {
                         throw new TimeoutException("feed request timed out");
                     }

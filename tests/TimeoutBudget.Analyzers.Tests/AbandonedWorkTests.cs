@@ -41,8 +41,8 @@ public class AbandonedWorkTests
         {
             public async Task PollAsync(AmazonSQSClient sqs, string queue)
             {
-                var work = {|TB0004:sqs.ReceiveMessageAsync(queue, CancellationToken.None)|};
-                await Task.WhenAny(work, Task.Delay(TimeSpan.FromSeconds(30)));
+                var work = sqs.ReceiveMessageAsync(queue, CancellationToken.None);
+                await Task.WhenAny({|TB0004:work|}, Task.Delay(TimeSpan.FromSeconds(30)));
             }
         }
         """);

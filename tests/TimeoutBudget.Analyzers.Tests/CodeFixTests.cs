@@ -267,4 +267,35 @@ public class FixAllTests
             }
         }
         """);
+
+    [Fact]
+    public Task TB0004_reported_at_the_wait_fixes_the_call_that_started_the_work() => Verify<AbandonedWorkAnalyzer>.CodeFixAsync<PassTimeoutTokenCodeFix>("""
+        using System;
+        using System.Net.Http;
+        using System.Threading.Tasks;
+
+        class Fetcher
+        {
+            public async Task FetchAsync(HttpClient client, string url)
+            {
+                var work = client.GetStringAsync(url);
+                await Task.WhenAny({|TB0004:work|}, Task.Delay(TimeSpan.FromSeconds(5)));
+            }
+        }
+        """, """
+        using System;
+        using System.Net.Http;
+        using System.Threading;
+        using System.Threading.Tasks;
+
+        class Fetcher
+        {
+            public async Task FetchAsync(HttpClient client, string url)
+            {
+                using var timeoutSource = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                var work = client.GetStringAsync(url, timeoutSource.Token);
+                await Task.WhenAny(work, Task.Delay(TimeSpan.FromSeconds(5)));
+            }
+        }
+        """);
 }

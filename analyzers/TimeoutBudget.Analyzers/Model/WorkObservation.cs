@@ -72,7 +72,9 @@ internal static class WorkObservation
             {
                 return ObservesTiedToken(body, model)
                     ? null
-                    : new Abandonment(run!, $"the blocking code in {method.ContainingType.Name}.{method.Name}", "runs on a pool thread that a token cannot stop, and every abandoned call holds a thread until it finishes", null);
+                    : new Abandonment(run!, $"the blocking code in {method.ContainingType.Name}.{method.Name}", LongRunning(run!)
+                        ? "runs on a dedicated thread that a token cannot stop, and every abandoned call keeps its thread until it finishes"
+                        : "runs on a pool thread that a token cannot stop, and every abandoned call holds a thread until it finishes", null);
             }
 
             if (ReturnedCall(body) is { } returned)
@@ -103,7 +105,7 @@ internal static class WorkObservation
         }
 
         var what = method.MethodKind == MethodKind.DelegateInvoke
-            ? $"the delegate '{CallTimeouts.Name(call.Instance!) ?? method.ContainingType.Name}'"
+            ? $"the delegate '{Shorten(call.Instance?.Syntax.ToString() ?? method.ContainingType.Name)}'"
             : CallTimeouts.Describe(call);
         string? unrelated = null;
         var anyToken = false;
@@ -189,6 +191,9 @@ internal static class WorkObservation
         return root.Descendants().OfType<ILocalFunctionOperation>()
             .FirstOrDefault(f => SymbolEqualityComparer.Default.Equals(f.Symbol, call.TargetMethod.OriginalDefinition))?.Body;
     }
+
+    private static bool LongRunning(IInvocationOperation start) =>
+        start.Arguments.Any(a => a.Value.Syntax.ToString().Contains("LongRunning"));
 
     private static INamedTypeSymbol? OwnerOf(IOperation operation) =>
         operation.SemanticModel?.GetEnclosingSymbol(operation.Syntax.SpanStart)?.ContainingType;
