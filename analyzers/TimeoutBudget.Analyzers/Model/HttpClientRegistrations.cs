@@ -171,16 +171,13 @@ internal static class HttpClientRegistrations
         && method.Parameters[0].Type.Name == BuilderInterface
         || invocation.TargetMethod.ReturnType.Name == BuilderInterface && invocation.TargetMethod.Name.StartsWith("Add", StringComparison.Ordinal);
 
-    private static IOperation? Receiver(IInvocationOperation invocation) =>
-        invocation.Instance ?? (invocation.TargetMethod.IsExtensionMethod && invocation.Arguments.Length > 0 ? invocation.Arguments[0].Value : null);
-
     /// <summary>The call that created the builder (<c>services.AddHttpClient(…)</c>), through fluent calls and locals.</summary>
     private static IInvocationOperation? RegistrationOf(IInvocationOperation step)
     {
         var current = step;
         for (var depth = 0; depth < 32; depth++)
         {
-            var receiver = Receiver(current) is { } r ? TimedWait.Unwrap(r) : null;
+            var receiver = Roots.Receiver(current) is { } r ? TimedWait.Unwrap(r) : null;
             if (receiver is IInvocationOperation previous && previous.TargetMethod.ReturnType.Name == BuilderInterface)
             {
                 current = previous;

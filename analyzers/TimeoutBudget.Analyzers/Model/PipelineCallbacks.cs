@@ -63,7 +63,7 @@ internal static class PipelineCallbacks
             return null;
         }
 
-        for (var step = Receiver(build); step is IInvocationOperation call; step = Receiver(call))
+        for (var step = Unwrapped(Roots.Receiver(build)); step is IInvocationOperation call; step = Unwrapped(Roots.Receiver(call)))
         {
             if (call.TargetMethod.Name == "AddTimeout")
             {
@@ -82,8 +82,5 @@ internal static class PipelineCallbacks
         return null;
     }
 
-    private static IOperation? Receiver(IInvocationOperation invocation) =>
-        invocation.Instance is { } instance
-            ? TimedWait.Unwrap(instance)
-            : invocation.TargetMethod.IsExtensionMethod && invocation.Arguments.Length > 0 ? TimedWait.Unwrap(invocation.Arguments[0].Value) : null;
+    private static IOperation? Unwrapped(IOperation? receiver) => receiver is null ? null : TimedWait.Unwrap(receiver);
 }

@@ -21,7 +21,7 @@ internal static class PollyPipelines
         var pipelines = new Dictionary<object, List<IInvocationOperation>>(RootComparer.Instance);
         foreach (var invocation in model.Invocations)
         {
-            if (invocation.TargetMethod.Name is not ("AddTimeout" or "AddRetry") || Receiver(invocation) is not { } receiver
+            if (invocation.TargetMethod.Name is not ("AddTimeout" or "AddRetry") || Roots.Receiver(invocation) is not { } receiver
                 || !KnownTypes.IsOrDerivesFrom(receiver.Type, model.Types.PollyBuilderBase))
             {
                 continue;
@@ -128,13 +128,10 @@ internal static class PollyPipelines
     private static IEnumerable<IOperation> Arguments(IInvocationOperation invocation) =>
         invocation.Arguments.Skip(invocation.Instance is null && invocation.TargetMethod.IsExtensionMethod ? 1 : 0).Select(a => a.Value);
 
-    private static IOperation? Receiver(IInvocationOperation invocation) =>
-        invocation.Instance ?? (invocation.TargetMethod.IsExtensionMethod && invocation.Arguments.Length > 0 ? invocation.Arguments[0].Value : null);
-
     private static object ChainStart(IOperation receiver, TypeTimeoutModel model)
     {
         var current = DurationEvaluator.SkipConversions(receiver);
-        while (current is IInvocationOperation call && Receiver(call) is { } inner && KnownTypes.IsOrDerivesFrom(inner.Type, model.Types.PollyBuilderBase))
+        while (current is IInvocationOperation call && Roots.Receiver(call) is { } inner && KnownTypes.IsOrDerivesFrom(inner.Type, model.Types.PollyBuilderBase))
         {
             current = DurationEvaluator.SkipConversions(inner);
         }

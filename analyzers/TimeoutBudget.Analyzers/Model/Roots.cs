@@ -132,6 +132,10 @@ internal static class Roots
         return false;
     }
 
+    /// <summary>What a call is made on: its instance, or the <c>this</c> argument of an extension method.</summary>
+    public static IOperation? Receiver(IInvocationOperation invocation) =>
+        invocation.Instance ?? (invocation.TargetMethod.IsExtensionMethod && invocation.Arguments.Length > 0 ? invocation.Arguments[0].Value : null);
+
     private static bool IsThisOrStatic(IOperation? instance) =>
         instance is null || instance is IInstanceReferenceOperation { ReferenceKind: InstanceReferenceKind.ContainingTypeInstance };
 }

@@ -148,7 +148,7 @@ internal static class StandardResilience
 
         if (Roots.OfCreation(handler) is ISymbol stored and (ILocalSymbol or IFieldSymbol or IPropertySymbol))
         {
-            configurations.AddRange(invocations.Where(c => c.TargetMethod.Name == "Configure" && Receiver(c) is { } receiver
+            configurations.AddRange(invocations.Where(c => c.TargetMethod.Name == "Configure" && Roots.Receiver(c) is { } receiver
                 && SymbolEqualityComparer.Default.Equals(Roots.Of(receiver) as ISymbol, stored)));
         }
 
@@ -245,7 +245,7 @@ internal static class StandardResilience
         {
             foreach (var configure in invocations)
             {
-                if (configure.TargetMethod.Name == "Configure" && Receiver(configure) is { } receiver
+                if (configure.TargetMethod.Name == "Configure" && Roots.Receiver(configure) is { } receiver
                     && SymbolEqualityComparer.Default.Equals(Roots.Of(receiver) as ISymbol, stored)
                     && OptionsParameter(configure, model) is { } held)
                 {
@@ -273,7 +273,7 @@ internal static class StandardResilience
             }
         }
 
-        if (Receiver(handler) is not { } builder)
+        if (Roots.Receiver(handler) is not { } builder)
         {
             return found;
         }
@@ -289,7 +289,7 @@ internal static class StandardResilience
 
             var sameClient = later.TargetMethod.Name switch
             {
-                "ConfigureHttpClient" => Receiver(later) is { } receiver && SameClient(client, ClientOf(receiver)),
+                "ConfigureHttpClient" => Roots.Receiver(later) is { } receiver && SameClient(client, ClientOf(receiver)),
                 "AddHttpClient" => client.Name is not null && client.Name == ClientName(later),
                 _ => false,
             };
@@ -315,7 +315,7 @@ internal static class StandardResilience
                     return (ClientName(call), null);
                 }
 
-                if (Receiver(call) is not { } inner)
+                if (Roots.Receiver(call) is not { } inner)
                 {
                     break;
                 }
@@ -385,9 +385,6 @@ internal static class StandardResilience
 
         return null;
     }
-
-    private static IOperation? Receiver(IInvocationOperation invocation) =>
-        invocation.Instance ?? (invocation.TargetMethod.IsExtensionMethod && invocation.Arguments.Length > 0 ? invocation.Arguments[0].Value : null);
 
     /// <summary>The syntax of the outermost operation around this one, so that "after" stays within one body.</summary>
     private static SyntaxNode BodyOf(IOperation operation)
