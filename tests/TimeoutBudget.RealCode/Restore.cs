@@ -276,7 +276,7 @@ internal sealed partial class Restorer(string cacheRoot, TimeSpan timeout)
 
             Directory.CreateDirectory(directory);
             var (exitCode, _) = Run("bash", ["-c", "set -o pipefail; git --git-dir=\"$0\" archive --format=tar \"$1\" | tar -x -C \"$2\"", snapshot.Mirror.GitDir, snapshot.Commit, directory], cacheRoot, TimeSpan.FromMinutes(5));
-            if (exitCode != 0)
+            if (exitCode != 0 && !WriteBuildFiles(snapshot, directory))
             {
                 trees[key] = null;
                 return null;
@@ -289,15 +289,54 @@ internal sealed partial class Restorer(string cacheRoot, TimeSpan timeout)
         return directory;
     }
 
+    /// <summary>
+    /// A partial mirror (large blobs left out) makes git archive fail; restore and evaluation need only the MSBuild and
+    /// NuGet files, so those are written from the blobs the mirror has.
+    /// </summary>
+    private static bool WriteBuildFiles(RepoSnapshot snapshot, string directory)
+    {
+        var written = 0;
+        foreach (var entry in snapshot.Entries.Where(e => BuildFile().IsMatch(e.Path)))
+        {
+            byte[] content;
+            try
+            {
+                content = snapshot.Mirror.ReadBlob(entry.Blob);
+            }
+            catch (InvalidOperationException)
+            {
+                continue;
+            }
+
+            var file = Path.Combine(directory, entry.Path);
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            File.WriteAllBytes(file, content);
+            written++;
+        }
+
+        return written > 0;
+    }
+
+    [GeneratedRegex(@"\.(csproj|fsproj|vbproj|proj|props|targets|config|json|snk)$", RegexOptions.IgnoreCase)]
+    private static partial Regex BuildFile();
+
     /// <summary>Runs dotnet restore and answers "" on success, else the error codes it printed (NU1101 x2, NETSDK1045) or "timed out".</summary>
     private string RunRestore(string project)
+    {
+        var outcome = RunRestore(project, windows: false);
+        // A net*-windows project refuses to restore on Linux unless told; its packages still restore then (the Windows
+        // Desktop pack itself may not be served, which leaves the restore partial).
+        return outcome.Contains("NETSDK1100", StringComparison.Ordinal) ? RunRestore(project, windows: true) : outcome;
+    }
+
+    private string RunRestore(string project, bool windows)
     {
         // The working directory is the cache root, not the repository: a global.json there could pin an SDK this machine
         // lacks. Failed sources are ignored (private feeds), audit is off (no network round trips for vulnerability data),
         // and warnings stay warnings (NU1603 from versions the registry no longer serves would otherwise fail the restore).
         var (exitCode, output) = Run(
             "dotnet",
-            ["restore", project, "--ignore-failed-sources", "-nologo", "-v:q", "-p:NuGetAudit=false", "-p:TreatWarningsAsErrors=false"],
+            ["restore", project, "--ignore-failed-sources", "-nologo", "-v:q", "-p:NuGetAudit=false", "-p:TreatWarningsAsErrors=false", .. (windows ? new[] { "-p:EnableWindowsTargeting=true" } : [])],
             cacheRoot,
             timeout);
         if (exitCode == 0)
