@@ -183,7 +183,9 @@ internal sealed class Summary
         var compile = TimeSpan.FromTicks(projects.Sum(p => p.CompileTime.Ticks));
         var analyzers = TimeSpan.FromTicks(projects.Sum(p => p.AnalyzerTime.Ticks));
         var share = compile > TimeSpan.Zero ? (100 * analyzers.TotalSeconds / compile.TotalSeconds).ToString("0.00", CultureInfo.InvariantCulture) : "-";
-        return $"Compile (binding, GetDiagnostics) {Seconds(compile)}; TB analyzers {Seconds(analyzers)} = {share} % of the compile";
+        var wall = TimeSpan.FromTicks(projects.Sum(p => p.AnalysisWallTime.Ticks));
+        var overhead = compile > TimeSpan.Zero ? (100 * (wall - compile).TotalSeconds / compile.TotalSeconds).ToString("0.0", CultureInfo.InvariantCulture) : "-";
+        return $"Compile (binding, GetDiagnostics) {Seconds(compile)}; TB analyzers {Seconds(analyzers)} = {share} % of the compile (summed execution time); compile+analyzers wall {Seconds(wall)} = +{overhead} % over the compile";
     }
 
     public static string Seconds(TimeSpan time) => time.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture) + " s";
