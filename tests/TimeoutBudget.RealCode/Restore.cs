@@ -320,10 +320,51 @@ internal sealed partial class Restorer(string cacheRoot, TimeSpan timeout)
     [GeneratedRegex(@"\.(csproj|fsproj|vbproj|proj|props|targets|config|json|snk)$", RegexOptions.IgnoreCase)]
     private static partial Regex BuildFile();
 
+    /// <summary>
+    /// Removes <c>&lt;Sdk Name="X" /&gt;</c> elements naming an unresolvable SDK from the build files of the extracted tree (the
+    /// cache copy, never the mirror). False when the SDK is the project's only one (Sdk="X" on the Project element).
+    /// </summary>
+    private static bool DropSdks(string projectDirectory, HashSet<string> sdks)
+    {
+        var root = projectDirectory;
+        while (Path.GetDirectoryName(root) is { } parent && !File.Exists(Path.Combine(root, ".tb-extracted")))
+        {
+            root = parent;
+        }
+
+        var changed = false;
+        foreach (var file in Directory.EnumerateFiles(root, "*.*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true }).Where(f => BuildFile().IsMatch(f) && !f.EndsWith(".json", StringComparison.OrdinalIgnoreCase)))
+        {
+            var text = File.ReadAllText(file);
+            var edited = SdkElement().Replace(text, m => sdks.Contains(m.Groups[1].Value) ? string.Empty : m.Value);
+            if (!ReferenceEquals(text, edited) && edited != text)
+            {
+                File.WriteAllText(file, edited);
+                changed = true;
+            }
+        }
+
+        return changed;
+    }
+
+    [GeneratedRegex(@"Could not resolve SDK ""([^""]+)""")]
+    private static partial Regex UnresolvedSdk();
+
+    [GeneratedRegex(@"<Sdk\s+Name\s*=\s*""([^""]+)""[^>]*/>")]
+    private static partial Regex SdkElement();
+
     /// <summary>Runs dotnet restore and answers "" on success, else the error codes it printed (NU1101 x2, NETSDK1045) or "timed out".</summary>
     private string RunRestore(string project)
     {
         var outcome = RunRestore(project, windows: false);
+        if (UnresolvedSdk().Matches(outcome) is { Count: > 0 } sdks && DropSdks(Path.GetDirectoryName(project)!, sdks.Select(m => m.Groups[1].Value).ToHashSet(StringComparer.OrdinalIgnoreCase)))
+        {
+            // An add-on MSBuild SDK the registry does not serve (a company's own build SDK next to Microsoft.NET.Sdk) stops
+            // the whole evaluation; without it the project still restores its packages.
+            var retried = RunRestore(project, windows: false);
+            outcome = retried.Length == 0 ? "restored without MSBuild SDK " + string.Join(", ", sdks.Select(m => m.Groups[1].Value).Distinct()) : retried;
+        }
+
         // A net*-windows project refuses to restore on Linux unless told; its packages still restore then (the Windows
         // Desktop pack itself may not be served, which leaves the restore partial).
         return outcome.Contains("NETSDK1100", StringComparison.Ordinal) ? RunRestore(project, windows: true) : outcome;
@@ -354,7 +395,8 @@ internal sealed partial class Restorer(string cacheRoot, TimeSpan timeout)
             .Select(g => g.Count() > 1 ? $"{g.Key} x{g.Count()}" : g.Key).ToList();
         var first = output.Split('\n').FirstOrDefault(l => l.Contains("error ", StringComparison.Ordinal))?.Trim() ?? string.Empty;
         var detail = ErrorCode().Match(first) is { Success: true } match ? first[(match.Index)..] : first;
-        return (codes.Count > 0 ? string.Join(", ", codes) : $"exit code {exitCode}") + (detail.Length > 0 ? " (" + Truncate(detail, 140) + ")" : string.Empty);
+        var sdks = UnresolvedSdk().Matches(output).Select(m => $"; Could not resolve SDK \"{m.Groups[1].Value}\"").Distinct(StringComparer.Ordinal);
+        return (codes.Count > 0 ? string.Join(", ", codes) : $"exit code {exitCode}") + (detail.Length > 0 ? " (" + Truncate(detail, 140) + ")" : string.Empty) + string.Concat(sdks);
     }
 
     /// <summary>The assets file of <paramref name="project"/>: obj/ next to it, else any assets file whose restore names it (custom intermediate paths).</summary>
