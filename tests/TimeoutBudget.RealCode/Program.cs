@@ -27,6 +27,7 @@ public static partial class Program
           --compare        also compile each restored project without its restore and print both error counts.
           --restore-cache DIR  where commits are extracted and restored. Default: /tmp/tb-realcode
           --restore-timeout MIN  limit of one dotnet restore (default 5); a restore that times out falls back.
+          --projects REGEX --repo only: compile only the projects whose path matches (e.g. the services of a large repository).
           --budget SEC     --repo only: stop compiling further projects after this much wall time (default 1200).
         """;
 
@@ -43,6 +44,7 @@ public static partial class Program
         var cache = "/tmp/tb-realcode";
         var restoreTimeout = TimeSpan.FromMinutes(5);
         var budget = TimeSpan.FromSeconds(1200);
+        Regex? only = null;
         for (var i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -59,6 +61,7 @@ public static partial class Program
                         errors = int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var count) ? count : throw new ArgumentException("--errors wants a number.");
                         break;
                     case "--no-restore": restore = false; break;
+                    case "--projects": only = new Regex(Value(), RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1)); break;
                     case "--compare": compare = true; break;
                     case "--restore-cache": cache = Path.GetFullPath(Value()); break;
                     case "--restore-timeout":
@@ -89,7 +92,7 @@ public static partial class Program
                 return 2;
             }
 
-            return WholeRepo(repo, commit, mirrors, markdown, NewRunner(), budget);
+            return WholeRepo(repo, commit, mirrors, markdown, NewRunner(), budget, only);
         }
 
         if (commit is not null)
@@ -193,7 +196,7 @@ public static partial class Program
         return 0;
     }
 
-    private static int WholeRepo(string repo, string? commitish, string mirrorsRoot, string? markdown, AnalyzerRunner runner, TimeSpan budget)
+    private static int WholeRepo(string repo, string? commitish, string mirrorsRoot, string? markdown, AnalyzerRunner runner, TimeSpan budget, Regex? only)
     {
         var wall = Stopwatch.StartNew();
         using var mirror = Mirror.Open(mirrorsRoot, repo);
@@ -212,7 +215,7 @@ public static partial class Program
         }
 
         var snapshot = new RepoSnapshot(mirror, commit, tree);
-        var projects = snapshot.AllProjects.Where(p => !IsTestOrSample().IsMatch(p)).ToList();
+        var projects = snapshot.AllProjects.Where(p => !IsTestOrSample().IsMatch(p) && (only is null || only.IsMatch(p))).ToList();
         Console.WriteLine($"{repo} at {commit}: {projects.Count} non-test projects ({snapshot.AllProjects.Count() - projects.Count} skipped); {runner.Analyzers.Length} analyzers.");
         var findings = new List<Finding>();
         var compiled = new List<ProjectResult>();
