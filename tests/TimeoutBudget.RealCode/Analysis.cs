@@ -23,7 +23,31 @@ internal sealed record ProjectResult(
     IReadOnlyList<string> SampleErrors,
     IReadOnlyList<Finding> Findings,
     int AnalyzerExceptions,
-    TimeSpan Elapsed);
+    TimeSpan Elapsed)
+{
+    /// <summary>How the project's own packages came in (or why they did not).</summary>
+    public RestoredProject? Restore { get; init; }
+
+    /// <summary>Compile errors of the same sources with the harness's references only (no restore), when --compare asked for them.</summary>
+    public int? ErrorsWithoutRestore { get; init; }
+
+    /// <summary>Binding every method body (compilation.GetDiagnostics), the part of a build the analyzers are compared with.</summary>
+    public TimeSpan CompileTime { get; init; }
+
+    /// <summary>
+    /// Wall time of GetAnalysisResultAsync: the driver binds the whole compilation and runs the analyzers, so this minus
+    /// <see cref="CompileTime"/> is the analyzers' wall-clock overhead, a cross-check of their summed execution time.
+    /// </summary>
+    public TimeSpan AnalysisWallTime { get; init; }
+
+    /// <summary>Summed execution time of our analyzers on this compilation.</summary>
+    public TimeSpan AnalyzerTime { get; init; }
+
+    public string RestoreLine => Restore is null ? string.Empty
+        : Restore.Restored
+            ? $"{Restore.Status}, {Restore.Framework?.Alias}, {Restore.PackageAssemblies} package assemblies, framework from {Restore.FrameworkSource}"
+            : Restore.Status;
+}
 
 /// <summary>An appsettings file handed to the analyzers as an AdditionalText, as the SDK does for AdditionalFiles items.</summary>
 internal sealed class MirrorText(string path, string text) : AdditionalText
@@ -39,16 +63,9 @@ internal sealed class MirrorText(string path, string text) : AdditionalText
 /// </summary>
 internal sealed class AnalyzerRunner
 {
-    // What a net8+ build defines. Code under #if NETFRAMEWORK / NETSTANDARD stays inactive, as in the modern build of a multi-targeted project.
-    private static readonly string[] PreprocessorSymbols =
-    [
-        "NET", "NETCOREAPP", "TRACE", "RELEASE",
-        "NETCOREAPP1_0_OR_GREATER", "NETCOREAPP1_1_OR_GREATER", "NETCOREAPP2_0_OR_GREATER", "NETCOREAPP2_1_OR_GREATER",
-        "NETCOREAPP2_2_OR_GREATER", "NETCOREAPP3_0_OR_GREATER", "NETCOREAPP3_1_OR_GREATER",
-        "NET5_0_OR_GREATER", "NET6_0_OR_GREATER", "NET7_0_OR_GREATER", "NET8_0_OR_GREATER",
-    ];
-
-    private static readonly CSharpParseOptions ParseOptions = new(LanguageVersion.Latest, DocumentationMode.None, SourceCodeKind.Regular, PreprocessorSymbols);
+    // Preview: real code already uses C# 14 (extension blocks, field) and the hosting Roslyn parses it; the analyzed
+    // project's LangVersion is not evaluated.
+    private static CSharpParseOptions ParseOptions(IEnumerable<string> symbols) => new(LanguageVersion.Preview, DocumentationMode.None, SourceCodeKind.Regular, symbols);
 
     private static readonly CSharpCompilationOptions CompilationOptions = new(
         OutputKind.DynamicallyLinkedLibrary,
@@ -60,16 +77,58 @@ internal sealed class AnalyzerRunner
     private readonly ConcurrentDictionary<string, TimeSpan> analyzerTime = new(StringComparer.Ordinal);
     private readonly List<string> exceptionSamples = [];
     private readonly int sampleErrors;
+    private readonly Restorer? restorer;
+    private readonly bool compare;
+    private readonly HarnessReferences harness = new();
 
-    public AnalyzerRunner(int sampleErrors = 0)
+    /// <param name="sampleErrors">How many compile errors to keep per compilation for printing.</param>
+    /// <param name="restorer">Restores each project's own packages; null compiles against the harness's references only.</param>
+    /// <param name="compare">Also count the compile errors without the restored references (a second compilation).</param>
+    public AnalyzerRunner(int sampleErrors = 0, Restorer? restorer = null, bool compare = false)
     {
         this.sampleErrors = sampleErrors;
+        this.restorer = restorer;
+        this.compare = compare;
         Analyzers = typeof(DiagnosticIds).Assembly.GetTypes()
             .Where(t => !t.IsAbstract && typeof(DiagnosticAnalyzer).IsAssignableFrom(t) && t.GetCustomAttribute<DiagnosticAnalyzerAttribute>() is not null)
             .OrderBy(t => t.Name, StringComparer.Ordinal)
             .Select(t => (DiagnosticAnalyzer)Activator.CreateInstance(t)!)
             .ToImmutableArray();
-        References = PlatformReferences();
+        References = harness.All;
+        WarmUp();
+    }
+
+    /// <summary>
+    /// Pays the JIT of the analyzers and of the compiler paths they use on a small compilation whose times are discarded,
+    /// so the first real project is not charged for it (measured: the first project's analyzer time was larger than its
+    /// compile time before this).
+    /// </summary>
+    private void WarmUp()
+    {
+        const string Source = """
+            using System;
+            using System.Diagnostics;
+            using System.Net.Http;
+            using System.Threading;
+            using System.Threading.Tasks;
+            public sealed class WarmUp
+            {
+                private readonly HttpClient client = new() { Timeout = TimeSpan.FromSeconds(30) };
+                public async Task<string> Get(CancellationToken token)
+                {
+                    using var cts = CancellationTokenSource.CreateLinkedTokenSource(token);
+                    cts.CancelAfter(TimeSpan.FromSeconds(10));
+                    var work = client.GetStringAsync("http://localhost/", cts.Token);
+                    await Task.WhenAny(work, Task.Delay(5000));
+                    Process.Start("true")!.WaitForExit();
+                    return await work;
+                }
+            }
+            """;
+        var compilation = CSharpCompilation.Create("WarmUp", [CSharpSyntaxTree.ParseText(Source, ParseOptions(HarnessReferences.DefaultSymbols))], References, CompilationOptions);
+        var options = new CompilationWithAnalyzersOptions(new AnalyzerOptions([]), onAnalyzerException: null, concurrentAnalysis: true, logAnalyzerExecutionTime: true, reportSuppressedDiagnostics: false);
+        _ = compilation.WithAnalyzers(Analyzers, options).GetAnalysisResultAsync(CancellationToken.None).GetAwaiter().GetResult();
+        _ = compilation.GetDiagnostics();
     }
 
     public ImmutableArray<DiagnosticAnalyzer> Analyzers { get; }
@@ -84,6 +143,8 @@ internal sealed class AnalyzerRunner
 
     public int Compilations => cache.Count;
 
+    public TimeSpan RestoreTime => restorer?.Elapsed ?? TimeSpan.Zero;
+
     public ProjectResult Analyze(RepoSnapshot snapshot, ProjectClosure closure)
     {
         var key = (snapshot.Mirror.Repo, snapshot.Commit, closure.Root.Path);
@@ -93,18 +154,18 @@ internal sealed class AnalyzerRunner
         }
 
         var clock = Stopwatch.StartNew();
+        var restore = restorer?.Restore(snapshot, closure.Root.Path, harness) ?? harness.Fallback("not restored (--no-restore)");
         var sources = closure.Sources.Select(s => (s.Path, Text: snapshot.Mirror.ReadText(s.Blob))).ToList();
-        var trees = new SyntaxTree[sources.Count];
-        Parallel.For(0, sources.Count, i => trees[i] = CSharpSyntaxTree.ParseText(SourceText.From(sources[i].Text, Encoding.UTF8), ParseOptions, sources[i].Path));
-        var usings = closure.GlobalUsings.ToList();
-        var all = trees.ToList();
-        if (usings.Count > 0)
+        // The root project's evaluated Using items replace what the harness read from its files; referenced projects keep theirs.
+        var usings = restore.Usings is { } evaluated ? closure.GlobalUsings.Concat(evaluated).Distinct(StringComparer.Ordinal).ToList() : closure.GlobalUsings.ToList();
+        var compilation = Compile(sources, usings, closure.Root.Directory, restore.Symbols, restore.References);
+        int? errorsWithoutRestore = null;
+        if (compare && restore.Restored)
         {
-            var text = string.Concat(usings.Select(u => $"global using {(u.Contains('=', StringComparison.Ordinal) || u.StartsWith("static ", StringComparison.Ordinal) ? u : "global::" + u)};\n"));
-            all.Add(CSharpSyntaxTree.ParseText(text, ParseOptions, closure.Root.Directory + "/obj/GlobalUsings.g.cs"));
+            errorsWithoutRestore = Compile(sources, closure.GlobalUsings.ToList(), closure.Root.Directory, HarnessReferences.DefaultSymbols, harness.All).GetDiagnostics()
+                .Count(d => d.Severity == DiagnosticSeverity.Error && d.Id.StartsWith("CS", StringComparison.Ordinal));
         }
 
-        var compilation = CSharpCompilation.Create(Path.GetFileNameWithoutExtension(closure.Root.Path), all, References, CompilationOptions);
         var additional = closure.Root.AppSettings.Select(a => (AdditionalText)new MirrorText(a.Path, snapshot.Mirror.ReadText(a.Blob))).ToImmutableArray();
         var exceptions = 0;
         var options = new CompilationWithAnalyzersOptions(
@@ -126,11 +187,19 @@ internal sealed class AnalyzerRunner
         var withAnalyzers = compilation.WithAnalyzers(Analyzers, options);
         // The analysis result carries the per-analyzer execution time; GetAnalyzerTelemetryInfoAsync answered 0 s after
         // GetAllDiagnosticsAsync (Roslyn 4.8, measured), so the compiler's own errors are asked of the compilation separately.
+        var analysisClock = Stopwatch.StartNew();
         var analysis = withAnalyzers.GetAnalysisResultAsync(CancellationToken.None).GetAwaiter().GetResult();
-        var diagnostics = analysis.GetAllDiagnostics().AddRange(compilation.GetDiagnostics());
+        var analysisTime = analysisClock.Elapsed;
+        // WithAnalyzers binds a copy of the compilation, so this binds every method body again: the compile time.
+        var compileClock = Stopwatch.StartNew();
+        var compileDiagnostics = compilation.GetDiagnostics();
+        var compileTime = compileClock.Elapsed;
+        var diagnostics = analysis.GetAllDiagnostics().AddRange(compileDiagnostics);
+        var ownTime = TimeSpan.Zero;
         foreach (var (analyzer, telemetry) in analysis.AnalyzerTelemetryInfo)
         {
             analyzerTime.AddOrUpdate(analyzer.GetType().Name, telemetry.ExecutionTime, (_, total) => total + telemetry.ExecutionTime);
+            ownTime += telemetry.ExecutionTime;
         }
 
         var errors = diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error && d.Id.StartsWith("CS", StringComparison.Ordinal)).ToList();
@@ -143,28 +212,30 @@ internal sealed class AnalyzerRunner
             .OrderBy(f => f.Path, StringComparer.Ordinal).ThenBy(f => f.Line).ThenBy(f => f.Id, StringComparer.Ordinal)
             .ToList();
         AnalyzerExceptions += exceptions;
-        var result = new ProjectResult(closure.Root.Path, sources.Count, errors.Count, topErrors, samples, findings, exceptions, clock.Elapsed);
+        var result = new ProjectResult(closure.Root.Path, sources.Count, errors.Count, topErrors, samples, findings, exceptions, clock.Elapsed)
+        {
+            Restore = restore,
+            ErrorsWithoutRestore = errorsWithoutRestore,
+            CompileTime = compileTime,
+            AnalyzerTime = ownTime,
+            AnalysisWallTime = analysisTime,
+        };
         cache[key] = result;
         return result;
     }
 
-    /// <summary>
-    /// The harness's own runtime: the shared frameworks plus the packages it references (Polly, AWS, resilience, gRPC) but
-    /// not Roslyn or our own assemblies, which the analyzed code never references and whose types would only add noise.
-    /// </summary>
-    private static List<MetadataReference> PlatformReferences()
+    private static CSharpCompilation Compile(List<(string Path, string Text)> sources, List<string> usings, string directory, IEnumerable<string> symbols, IEnumerable<MetadataReference> references)
     {
-        var trusted = (AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") as string ?? string.Empty).Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries);
-        return trusted
-            .Where(p => p.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
-            .Where(p =>
-            {
-                var name = Path.GetFileNameWithoutExtension(p);
-                return !name.StartsWith("Microsoft.CodeAnalysis", StringComparison.OrdinalIgnoreCase)
-                    && !name.StartsWith("TimeoutBudget", StringComparison.OrdinalIgnoreCase);
-            })
-            .Order(StringComparer.Ordinal)
-            .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
-            .ToList();
+        var options = ParseOptions(symbols);
+        var trees = new SyntaxTree[sources.Count];
+        Parallel.For(0, sources.Count, i => trees[i] = CSharpSyntaxTree.ParseText(SourceText.From(sources[i].Text, Encoding.UTF8), options, sources[i].Path));
+        var all = trees.ToList();
+        if (usings.Count > 0)
+        {
+            var text = string.Concat(usings.Select(u => $"global using {(u.Contains('=', StringComparison.Ordinal) || u.StartsWith("static ", StringComparison.Ordinal) ? u : "global::" + u)};\n"));
+            all.Add(CSharpSyntaxTree.ParseText(text, options, directory + "/obj/GlobalUsings.g.cs"));
+        }
+
+        return CSharpCompilation.Create(Path.GetFileName(directory), all, references, CompilationOptions);
     }
 }

@@ -23,6 +23,12 @@ public static partial class Program
           --repo OWNER/NAME  whole-repo run: every non-test project of the mirror, every TB finding.
           --commit SHA     commit for --repo (default: the mirror's HEAD).
           --errors N       print the first N compile errors of each compilation (to tell missing packages from harness gaps).
+          --no-restore     compile against the harness's own references only (the behaviour before restores).
+          --compare        also compile each restored project without its restore and print both error counts.
+          --restore-cache DIR  where commits are extracted and restored. Default: /tmp/tb-realcode
+          --restore-timeout MIN  limit of one dotnet restore (default 5); a restore that times out falls back.
+          --projects REGEX --repo only: compile only the projects whose path matches (e.g. the services of a large repository).
+          --budget SEC     --repo only: stop compiling further projects after this much wall time (default 1200).
         """;
 
     public static int Main(string[] args)
@@ -33,6 +39,12 @@ public static partial class Program
         string? repo = null;
         string? commit = null;
         var errors = 0;
+        var restore = true;
+        var compare = false;
+        var cache = "/tmp/tb-realcode";
+        var restoreTimeout = TimeSpan.FromMinutes(5);
+        var budget = TimeSpan.FromSeconds(1200);
+        Regex? only = null;
         for (var i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -47,6 +59,16 @@ public static partial class Program
                     case "--commit": commit = Value(); break;
                     case "--errors":
                         errors = int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var count) ? count : throw new ArgumentException("--errors wants a number.");
+                        break;
+                    case "--no-restore": restore = false; break;
+                    case "--projects": only = new Regex(Value(), RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1)); break;
+                    case "--compare": compare = true; break;
+                    case "--restore-cache": cache = Path.GetFullPath(Value()); break;
+                    case "--restore-timeout":
+                        restoreTimeout = TimeSpan.FromMinutes(int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var minutes) && minutes > 0 ? minutes : throw new ArgumentException("--restore-timeout wants minutes."));
+                        break;
+                    case "--budget":
+                        budget = TimeSpan.FromSeconds(int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds > 0 ? seconds : throw new ArgumentException("--budget wants seconds."));
                         break;
                     case "-h" or "--help":
                         Console.WriteLine(Usage);
@@ -70,7 +92,7 @@ public static partial class Program
                 return 2;
             }
 
-            return WholeRepo(repo, commit, mirrors, markdown, errors);
+            return WholeRepo(repo, commit, mirrors, markdown, NewRunner(), budget, only);
         }
 
         if (commit is not null)
@@ -102,13 +124,14 @@ public static partial class Program
             return 2;
         }
 
-        return Cases(cases, caseFiles, mirrors, markdown, errors);
+        return Cases(cases, caseFiles, mirrors, markdown, NewRunner());
+
+        AnalyzerRunner NewRunner() => new(errors, restore ? new Restorer(cache, restoreTimeout) : null, compare);
     }
 
-    private static int Cases(IReadOnlyList<Case> cases, IReadOnlyList<string> caseFiles, string mirrorsRoot, string? markdown, int errors)
+    private static int Cases(IReadOnlyList<Case> cases, IReadOnlyList<string> caseFiles, string mirrorsRoot, string? markdown, AnalyzerRunner runner)
     {
         var wall = Stopwatch.StartNew();
-        var runner = new AnalyzerRunner(errors);
         Console.WriteLine($"{cases.Count} cases from {string.Join(", ", caseFiles)}; mirrors in {mirrorsRoot}; {runner.Analyzers.Length} analyzers, {runner.References.Count} references.");
         var mirrors = new Dictionary<string, Mirror?>(StringComparer.OrdinalIgnoreCase);
         var snapshots = new Dictionary<(string, string), RepoSnapshot?>();
@@ -144,7 +167,8 @@ public static partial class Program
 
                 var closure = snapshot.Close(project);
                 var analyzed = runner.Analyze(snapshot, closure);
-                Console.WriteLine($"  {@case.Id}: {project} (+{closure.Projects.Count - 1} referenced) {analyzed.Files} files, {analyzed.CompileErrors} compile errors, {Summary.Seconds(analyzed.Elapsed)}");
+                Console.WriteLine($"  {@case.Id}: {project} (+{closure.Projects.Count - 1} referenced) {analyzed.Files} files, {Errors(analyzed)}, {Summary.Seconds(analyzed.Elapsed)}");
+                Console.WriteLine($"      {analyzed.RestoreLine}");
                 PrintErrors(analyzed);
                 var near = Scoring.Near(@case, analyzed.Findings);
                 var citing = near.Count > 0 ? [] : Scoring.Citing(@case, analyzed.Findings);
@@ -172,7 +196,7 @@ public static partial class Program
         return 0;
     }
 
-    private static int WholeRepo(string repo, string? commitish, string mirrorsRoot, string? markdown, int errors)
+    private static int WholeRepo(string repo, string? commitish, string mirrorsRoot, string? markdown, AnalyzerRunner runner, TimeSpan budget, Regex? only)
     {
         var wall = Stopwatch.StartNew();
         using var mirror = Mirror.Open(mirrorsRoot, repo);
@@ -190,17 +214,24 @@ public static partial class Program
             return 0;
         }
 
-        var runner = new AnalyzerRunner(errors);
         var snapshot = new RepoSnapshot(mirror, commit, tree);
-        var projects = snapshot.AllProjects.Where(p => !IsTestOrSample().IsMatch(p)).ToList();
+        var projects = snapshot.AllProjects.Where(p => !IsTestOrSample().IsMatch(p) && (only is null || only.IsMatch(p))).ToList();
         Console.WriteLine($"{repo} at {commit}: {projects.Count} non-test projects ({snapshot.AllProjects.Count() - projects.Count} skipped); {runner.Analyzers.Length} analyzers.");
         var findings = new List<Finding>();
         var compiled = new List<ProjectResult>();
+        var skipped = new List<string>();
         foreach (var project in projects)
         {
+            if (wall.Elapsed > budget)
+            {
+                skipped.Add(project);
+                continue;
+            }
+
             var result = runner.Analyze(snapshot, snapshot.Close(project));
             compiled.Add(result);
-            Console.WriteLine($"  {project}: {result.Files} files, {result.CompileErrors} compile errors, {result.Findings.Count} findings, {Summary.Seconds(result.Elapsed)}");
+            Console.WriteLine($"  {project}: {result.Files} files, {Errors(result)}, {result.Findings.Count} findings, {Summary.Seconds(result.Elapsed)} (compile {Summary.Seconds(result.CompileTime)}, TB analyzers {Summary.Seconds(result.AnalyzerTime)})");
+            Console.WriteLine($"      {result.RestoreLine}");
             PrintErrors(result);
             findings.AddRange(result.Findings);
         }
@@ -214,7 +245,14 @@ public static partial class Program
         lines.Add($"AD0001 (analyzer exceptions): {runner.AnalyzerExceptions}");
         lines.AddRange(runner.ExceptionSamples.Select(s => "  " + s));
         lines.Add($"Compilations: {compiled.Count} ({compiled.Sum(p => p.Files):N0} files, {compiled.Sum(p => p.CompileErrors):N0} compile errors)");
+        if (skipped.Count > 0)
+        {
+            lines.Add($"Budget of {Summary.Seconds(budget)} spent: {skipped.Count} projects not compiled ({string.Join(", ", skipped)})");
+        }
+
+        lines.AddRange(Summary.RestoreLines(compiled, runner));
         lines.AddRange(Summary.AnalyzerTimes(runner));
+        lines.Add(Summary.CostLine(compiled));
         lines.Add($"Wall time: {Summary.Seconds(wall.Elapsed)}");
         foreach (var line in lines)
         {
@@ -247,6 +285,9 @@ public static partial class Program
 
         return 0;
     }
+
+    private static string Errors(ProjectResult result) =>
+        $"{result.CompileErrors} compile errors{(result.TopErrors.Count > 0 ? " (" + string.Join(", ", result.TopErrors) + ")" : string.Empty)}{(result.ErrorsWithoutRestore is { } before ? $", {before} without restore" : string.Empty)}";
 
     private static void PrintErrors(ProjectResult result)
     {

@@ -88,6 +88,8 @@ internal sealed partial class RepoSnapshot
 
     public bool Contains(string path) => files.ContainsKey(path);
 
+    public IEnumerable<TreeEntry> Entries => files.Values;
+
     public IEnumerable<string> AllProjects => projectsByDirectory.Values.SelectMany(p => p).Order(StringComparer.Ordinal);
 
     /// <summary>The csproj nearest above <paramref name="path"/>; with several in one directory, the one named like the directory.</summary>
