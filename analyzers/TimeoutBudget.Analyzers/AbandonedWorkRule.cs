@@ -14,13 +14,8 @@ internal static class AbandonedWorkRule
 {
     public static void Report(TypeTimeoutModel model, DiagnosticSink sink)
     {
-        foreach (var invocation in model.Invocations)
+        foreach (var wait in model.TimedWaits)
         {
-            if (TimedWait.TryCreate(invocation, model) is not { } wait)
-            {
-                continue;
-            }
-
             var limit = wait.Limit is { } known ? $"after {known.Text}" : "after its timeout";
             foreach (var work in wait.Work)
             {

@@ -16,9 +16,9 @@ internal static class NestedTimeoutRule
 {
     public static void Report(TypeTimeoutModel model, DiagnosticSink sink)
     {
-        foreach (var invocation in model.Invocations)
+        foreach (var wait in model.TimedWaits)
         {
-            if (TimedWait.TryCreate(invocation, model) is { Limit: { IsFinite: true } limit } wait)
+            if (wait.Limit is { IsFinite: true } limit)
             {
                 var outer = new OuterTimeout(limit, "the wait", isWait: true);
                 foreach (var work in wait.Work)
@@ -29,7 +29,10 @@ internal static class NestedTimeoutRule
                     }
                 }
             }
+        }
 
+        foreach (var invocation in model.Invocations)
+        {
             foreach (var token in Tokens.Arguments(invocation, model.Types))
             {
                 if (token.Kind == TokenKind.FromSource && CallTimeouts.Deadline(token.Source, model) is { } deadline)

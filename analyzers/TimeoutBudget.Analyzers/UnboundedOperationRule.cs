@@ -131,17 +131,9 @@ internal static class UnboundedOperationRule
     /// <summary>A call that a finite wait encloses has a deadline (whether the wait abandons it is TB0004's business).</summary>
     private static bool IsUnderTimedWait(IInvocationOperation call, TypeTimeoutModel model)
     {
-        for (var current = call.Parent; current is not null; current = current.Parent)
+        foreach (var wait in model.TimedWaits)
         {
-            if (current is IInvocationOperation outer && TimedWait.TryCreate(outer, model) is { } wait && wait.Work.Any(w => w.Syntax.Span.Contains(call.Syntax.Span)))
-            {
-                return true;
-            }
-        }
-
-        foreach (var invocation in model.Invocations)
-        {
-            if (TimedWait.TryCreate(invocation, model) is { } wait && wait.Work.Any(w => TimedWait.Unwrap(w) == call || TimedWait.Unwrap(w).Syntax.Span.Contains(call.Syntax.Span) && TimedWait.Unwrap(w).Syntax.SyntaxTree == call.Syntax.SyntaxTree))
+            if (wait.Work.Any(w => w.Syntax.Span.Contains(call.Syntax.Span) && w.Syntax.SyntaxTree == call.Syntax.SyntaxTree) || wait.Work.Any(w => TimedWait.Unwrap(w) == call || TimedWait.Unwrap(w).Syntax.Span.Contains(call.Syntax.Span) && TimedWait.Unwrap(w).Syntax.SyntaxTree == call.Syntax.SyntaxTree))
             {
                 return true;
             }

@@ -50,7 +50,13 @@ internal sealed class TypeTimeoutModel
     private readonly ConcurrentQueue<IInvocationOperation> _invocations = new();
     private IReadOnlyList<IInvocationOperation>? _orderedInvocations;
 
+    private IReadOnlyList<TimedWait>? _timedWaits;
+
     public void AddInvocation(IInvocationOperation invocation) => _invocations.Enqueue(invocation);
+
+    /// <summary>Every timed wait in the type, in source order, recognised once for all rules.</summary>
+    public IReadOnlyList<TimedWait> TimedWaits =>
+        _timedWaits ??= Invocations.Select(invocation => TimedWait.TryCreate(invocation, this)).Where(wait => wait is not null).Select(wait => wait!).ToList();
 
     /// <summary>
     /// Every call in the type in source order, read once all members have been analyzed: the order operation actions ran in
