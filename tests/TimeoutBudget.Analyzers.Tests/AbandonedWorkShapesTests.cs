@@ -237,7 +237,7 @@ public class AbandonedWorkShapesTests
             {
                 await {|TB0004:client.GetStringAsync("https://usage")|}.OrTimeout(_timeout);
                 await {|TB0004:client.GetStringAsync("https://usage", cancellationToken)|}.OrTimeout(_timeout, cancellationToken);
-                await Task.Delay(5).OrTimeout(_timeout);
+                await Task.Delay(TimeSpan.FromMilliseconds(5)).OrTimeout(_timeout);
             }
         }
         """, """
