@@ -138,7 +138,7 @@ public class TimeoutAnalyzer : DiagnosticAnalyzer
         var written = assignment is ISimpleAssignmentOperation simple
             ? new WrittenValue(() => Evaluate(simple.Value, target.Type, model), assignment.Value)
             : new WrittenValue((object?)null, assignment.Value);
-        model.AddValue(root, path, written, Roots.TypeOf(root));
+        model.AddValue(root, path, written);
     }
 
     private static void RecordInitializer(ISymbolInitializerOperation initializer, TypeTimeoutModel model)
@@ -184,7 +184,7 @@ public class TimeoutAnalyzer : DiagnosticAnalyzer
             var timeout = creation.Arguments.FirstOrDefault(a => a.Parameter is { } p && (types.IsTimeSpan(p.Type) || p.Type.SpecialType == SpecialType.System_Int32));
             if (timeout is not null)
             {
-                model.AddValue(root, TypeTimeoutModel.TimeoutSlot, model.Evaluator.EvaluateArgument(timeout), timeout.Value, creation.Type);
+                model.AddValue(root, TypeTimeoutModel.TimeoutSlot, model.Evaluator.EvaluateArgument(timeout), timeout.Value);
             }
 
             return;
@@ -217,7 +217,7 @@ public class TimeoutAnalyzer : DiagnosticAnalyzer
             }
             else if (method.Name == "CancelAfter" && invocation.Arguments.Length == 1 && Roots.Of(invocation.Instance) is { } source)
             {
-                model.AddValue(source, TypeTimeoutModel.TimeoutSlot, model.Evaluator.EvaluateArgument(invocation.Arguments[0]), invocation.Arguments[0].Value, invocation.Instance?.Type);
+                model.AddValue(source, TypeTimeoutModel.TimeoutSlot, model.Evaluator.EvaluateArgument(invocation.Arguments[0]), invocation.Arguments[0].Value);
             }
             else if (method.Name == "CreateLinkedTokenSource")
             {
@@ -240,7 +240,7 @@ public class TimeoutAnalyzer : DiagnosticAnalyzer
             var budget = Roots.OfCreation(invocation);
             if (timeout is not null)
             {
-                model.AddValue(budget, TypeTimeoutModel.TimeoutSlot, model.Evaluator.EvaluateArgument(timeout), timeout.Value, method.ReturnType);
+                model.AddValue(budget, TypeTimeoutModel.TimeoutSlot, model.Evaluator.EvaluateArgument(timeout), timeout.Value);
             }
 
             if (method.Name == "Child" && Roots.Of(invocation.Instance) is { } parent)

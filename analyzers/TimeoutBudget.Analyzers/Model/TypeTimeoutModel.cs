@@ -17,7 +17,6 @@ internal sealed class TypeTimeoutModel
     private ConcurrentDictionary<object, ConcurrentQueue<object?>>? _aliases;
     private ConcurrentDictionary<object, ConcurrentQueue<object>>? _linkedParents;
     private ConcurrentDictionary<object, object>? _clientConfigs;
-    private ConcurrentDictionary<object, ITypeSymbol>? _rootTypes;
     private ConcurrentDictionary<object, ConcurrentQueue<IOperation>>? _storedValues;
     private ConcurrentDictionary<object, bool>? _cancelledSources;
 
@@ -40,8 +39,6 @@ internal sealed class TypeTimeoutModel
     private ConcurrentDictionary<object, ConcurrentQueue<object>> WriteLinkedParents => LazyInitializer.EnsureInitialized(ref _linkedParents, () => new ConcurrentDictionary<object, ConcurrentQueue<object>>(RootComparer.Instance))!;
 
     private ConcurrentDictionary<object, object> WriteClientConfigs => LazyInitializer.EnsureInitialized(ref _clientConfigs, () => new ConcurrentDictionary<object, object>(RootComparer.Instance))!;
-
-    private ConcurrentDictionary<object, ITypeSymbol> WriteRootTypes => LazyInitializer.EnsureInitialized(ref _rootTypes, () => new ConcurrentDictionary<object, ITypeSymbol>(RootComparer.Instance))!;
 
     private ConcurrentDictionary<object, ConcurrentQueue<IOperation>> WriteStoredValues => LazyInitializer.EnsureInitialized(ref _storedValues, () => new ConcurrentDictionary<object, ConcurrentQueue<IOperation>>(RootComparer.Instance))!;
 
@@ -66,17 +63,10 @@ internal sealed class TypeTimeoutModel
         _orderedInvocations ??= _invocations.OrderBy(i => i.Syntax.SyntaxTree.FilePath, StringComparer.Ordinal)
             .ThenBy(i => i.Syntax.SpanStart).ThenBy(i => i.Syntax.Span.Length).ToList();
 
-    public void AddValue(object root, string path, object? value, IOperation source, ITypeSymbol? rootType) =>
-        AddValue(root, path, new WrittenValue(value, source), rootType);
+    public void AddValue(object root, string path, object? value, IOperation source) => AddValue(root, path, new WrittenValue(value, source));
 
-    public void AddValue(object root, string path, WrittenValue value, ITypeSymbol? rootType)
-    {
+    public void AddValue(object root, string path, WrittenValue value) =>
         WriteValues.GetOrAdd((root, path), _ => new ConcurrentQueue<WrittenValue>()).Enqueue(value);
-        if (rootType is not null)
-        {
-            WriteRootTypes.TryAdd(root, rootType);
-        }
-    }
 
     public void AddAlias(object target, object? source) => WriteAliases.GetOrAdd(target, _ => new ConcurrentQueue<object?>()).Enqueue(source);
 
@@ -116,19 +106,6 @@ internal sealed class TypeTimeoutModel
 
         return _cancelledSources is not null && _cancelledSources.ContainsKey(resolved) || LinkedParents(resolved).Any(parent => IsCancelled(parent, depth + 1));
     }
-
-    public IEnumerable<object> RootsOfType(INamedTypeSymbol? type) =>
-        type is null
-            ? Enumerable.Empty<object>()
-            : (_rootTypes ?? Enumerable.Empty<KeyValuePair<object, ITypeSymbol>>()).Where(pair => KnownTypes.IsOrDerivesFrom(pair.Value, type)).Select(pair => pair.Key)
-                .OrderBy(root => RootLocation(root).Path, StringComparer.Ordinal).ThenBy(root => RootLocation(root).Start).ToList();
-
-    private static (string Path, int Start) RootLocation(object root) => root switch
-    {
-        ISymbol { DeclaringSyntaxReferences.Length: > 0 } symbol => (symbol.DeclaringSyntaxReferences[0].SyntaxTree.FilePath, symbol.DeclaringSyntaxReferences[0].Span.Start),
-        IOperation operation => (operation.Syntax.SyntaxTree.FilePath, operation.Syntax.SpanStart),
-        _ => (string.Empty, 0),
-    };
 
     /// <summary>The value every write of this member agrees on, or null when there is none, one is unknown, or they differ.</summary>
     public WrittenValue? Get(object? root, string path) => Get(root, path, 0);
