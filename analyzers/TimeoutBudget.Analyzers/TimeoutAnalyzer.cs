@@ -136,7 +136,7 @@ public class TimeoutAnalyzer : DiagnosticAnalyzer
         }
 
         var written = assignment is ISimpleAssignmentOperation simple
-            ? new WrittenValue(() => Evaluate(simple.Value, target.Type, model), assignment.Value)
+            ? new WrittenValue(() => model.Evaluator.EvaluateWritten(simple.Value, target.Type), assignment.Value)
             : new WrittenValue((object?)null, assignment.Value);
         model.AddValue(root, path, written);
     }
@@ -153,26 +153,6 @@ public class TimeoutAnalyzer : DiagnosticAnalyzer
         {
             model.AddStoredValue(holder, DurationEvaluator.SkipConversions(initializer.Value));
         }
-    }
-
-    private static object? Evaluate(IOperation value, ITypeSymbol? type, TypeTimeoutModel model)
-    {
-        if (type is INamedTypeSymbol { OriginalDefinition.SpecialType: SpecialType.System_Nullable_T, TypeArguments.Length: 1 } nullable)
-        {
-            type = nullable.TypeArguments[0];
-        }
-
-        if (model.Types.IsTimeSpan(type))
-        {
-            return model.Evaluator.EvaluateTimeSpan(value);
-        }
-
-        if (type?.TypeKind == TypeKind.Enum)
-        {
-            return DurationEvaluator.SkipConversions(value) is IFieldReferenceOperation { Field.HasConstantValue: true } member ? member.Field.Name : null;
-        }
-
-        return type?.SpecialType is SpecialType.System_Int32 or SpecialType.System_Int64 or SpecialType.System_Double ? model.Evaluator.EvaluateNumber(value) : null;
     }
 
     private static void RecordCreation(IObjectCreationOperation creation, TypeTimeoutModel model)

@@ -98,6 +98,30 @@ internal sealed class DurationEvaluator
         return new Duration(TimeSpan.FromTicks((long)value), operation, isMilliseconds: false);
     }
 
+    /// <summary>
+    /// What an assignment to a member of <paramref name="type"/> writes: a <see cref="Duration"/> for a TimeSpan, a number, an
+    /// enum member's name; null when it is unknown or of no other type.
+    /// </summary>
+    public object? EvaluateWritten(IOperation value, ITypeSymbol? type)
+    {
+        if (type is INamedTypeSymbol { OriginalDefinition.SpecialType: SpecialType.System_Nullable_T, TypeArguments.Length: 1 } nullable)
+        {
+            type = nullable.TypeArguments[0];
+        }
+
+        if (_types.IsTimeSpan(type))
+        {
+            return EvaluateTimeSpan(value);
+        }
+
+        if (type?.TypeKind == TypeKind.Enum)
+        {
+            return SkipConversions(value) is IFieldReferenceOperation { Field.HasConstantValue: true } member ? member.Field.Name : null;
+        }
+
+        return type?.SpecialType is SpecialType.System_Int32 or SpecialType.System_Int64 or SpecialType.System_Double ? EvaluateNumber(value) : null;
+    }
+
     /// <summary>Evaluates an integer or floating constant, following locals with a single constant assignment.</summary>
     public double? EvaluateNumber(IOperation? operation) => EvaluateNumber(operation, 0);
 

@@ -14,13 +14,19 @@ internal static class StandardResilience
 
     public static void Check(TypeTimeoutModel model, DiagnosticSink sink)
     {
-        CheckAgainstHttpClientTimeout(model, sink);
+        if (model.Types.HttpStandardResilienceOptions is null)
+        {
+            return;
+        }
+
         var invocations = model.Invocations.ToList();
         foreach (var handler in invocations)
         {
-            if (handler.TargetMethod.Name == "AddStandardResilienceHandler" && model.Types.HttpStandardResilienceOptions is not null)
+            if (handler.TargetMethod.Name == "AddStandardResilienceHandler")
             {
-                CheckHandler(handler, Written(handler, invocations, model), model, sink);
+                var written = Written(handler, invocations, model);
+                CheckAgainstHttpClientTimeout(handler, written, invocations, model, sink);
+                CheckHandler(handler, written, model, sink);
             }
         }
     }
@@ -110,32 +116,12 @@ internal static class StandardResilience
                 if (Roots.TryGetMemberPath(DurationEvaluator.SkipConversions(assignment.Target), out var root, out var path)
                     && root is IParameterSymbol parameter && SymbolEqualityComparer.Default.Equals(parameter, options))
                 {
-                    written[path] = new WrittenValue(Evaluate(assignment.Value, assignment.Target.Type, model), assignment.Value);
+                    written[path] = new WrittenValue(model.Evaluator.EvaluateWritten(assignment.Value, assignment.Target.Type), assignment.Value);
                 }
             }
         }
 
         return written;
-    }
-
-    private static object? Evaluate(IOperation value, ITypeSymbol? type, TypeTimeoutModel model)
-    {
-        if (type is INamedTypeSymbol { OriginalDefinition.SpecialType: SpecialType.System_Nullable_T } nullable)
-        {
-            type = nullable.TypeArguments[0];
-        }
-
-        if (model.Types.IsTimeSpan(type))
-        {
-            return model.Evaluator.EvaluateTimeSpan(value);
-        }
-
-        if (type?.TypeKind == TypeKind.Enum)
-        {
-            return DurationEvaluator.SkipConversions(value) is IFieldReferenceOperation { Field.HasConstantValue: true } member ? member.Field.Name : null;
-        }
-
-        return model.Evaluator.EvaluateNumber(value);
     }
 
     private static IEnumerable<(IOperation Body, IParameterSymbol Options)> ConfigureBodies(IInvocationOperation handler, List<IInvocationOperation> invocations, TypeTimeoutModel model)
@@ -187,74 +173,27 @@ internal static class StandardResilience
     /// later <c>AddHttpClient</c> of the same name, whose own <c>configureClient</c> delegate counts too. The handler's options
     /// come from its own delegate or from <c>Configure(o =&gt; …)</c> on the pipeline builder it returns.
     /// </remarks>
-    private static void CheckAgainstHttpClientTimeout(TypeTimeoutModel model, DiagnosticSink sink)
+    private static void CheckAgainstHttpClientTimeout(IInvocationOperation handler, Dictionary<string, WrittenValue> written, List<IInvocationOperation> invocations, TypeTimeoutModel model, DiagnosticSink sink)
     {
-        var invocations = model.Invocations.ToList();
-        foreach (var invocation in invocations)
+        if (!written.TryGetValue("TotalRequestTimeout.Timeout", out var value) || value.Value is not Duration { IsFinite: true } total)
         {
-            if (invocation.TargetMethod.Name != "AddStandardResilienceHandler")
+            return;
+        }
+
+        foreach (var client in LaterClientConfigurations(handler, invocations, model))
+        {
+            if (model.GetDuration(client, "Timeout") is not { IsFinite: true } clientTimeout)
             {
                 continue;
             }
 
-            foreach (var options in HandlerOptions(invocation, invocations, model))
+            const string outerDescription = "HttpClient.Timeout configured after the standard handler";
+            var consequence = $"HttpClient cancels every request after {clientTimeout.Text}, before the handler's total timeout and its retries can act";
+            if (!Comparison.InnerNotShorter(total, "TotalRequestTimeout", clientTimeout, outerDescription, consequence, sink))
             {
-                if (model.GetDuration(options, "TotalRequestTimeout.Timeout") is not { IsFinite: true } total)
-                {
-                    continue;
-                }
-
-                foreach (var client in LaterClientConfigurations(invocation, invocations, model))
-                {
-                    if (model.GetDuration(client, "Timeout") is not { IsFinite: true } clientTimeout)
-                    {
-                        continue;
-                    }
-
-                    var consequence = $"HttpClient cancels every request after {clientTimeout.Text}, before the handler's total timeout and its retries can act";
-                    if (!Comparison.InnerNotShorter(total, $"{options.Name}.TotalRequestTimeout", clientTimeout, "HttpClient.Timeout configured after the standard handler", consequence, sink))
-                    {
-                        Comparison.MarginTooSmall(total, $"{options.Name}.TotalRequestTimeout", clientTimeout, "HttpClient.Timeout configured after the standard handler", sink);
-                    }
-                }
+                Comparison.MarginTooSmall(total, "TotalRequestTimeout", clientTimeout, outerDescription, sink);
             }
         }
-    }
-
-    /// <summary>
-    /// The options parameters that configure this handler: its own delegate's, and those of every <c>Configure(…)</c> on the
-    /// pipeline builder it returns, chained or through the local, field or property it is stored in.
-    /// </summary>
-    private static IEnumerable<IParameterSymbol> HandlerOptions(IInvocationOperation handler, List<IInvocationOperation> invocations, TypeTimeoutModel model)
-    {
-        var found = new List<IParameterSymbol>();
-        if (OptionsParameter(handler, model) is { } own)
-        {
-            found.Add(own);
-        }
-
-        for (var next = NextInChain(handler); next is not null && next.TargetMethod.Name == "Configure"; next = NextInChain(next))
-        {
-            if (OptionsParameter(next, model) is { } chained)
-            {
-                found.Add(chained);
-            }
-        }
-
-        if (Roots.OfCreation(handler) is ISymbol stored and (ILocalSymbol or IFieldSymbol or IPropertySymbol))
-        {
-            foreach (var configure in invocations)
-            {
-                if (configure.TargetMethod.Name == "Configure" && Roots.Receiver(configure) is { } receiver
-                    && SymbolEqualityComparer.Default.Equals(Roots.Of(receiver) as ISymbol, stored)
-                    && OptionsParameter(configure, model) is { } held)
-                {
-                    found.Add(held);
-                }
-            }
-        }
-
-        return found.Distinct<IParameterSymbol>(SymbolEqualityComparer.Default);
     }
 
     /// <summary>
@@ -353,9 +292,6 @@ internal static class StandardResilience
 
         return null;
     }
-
-    private static IParameterSymbol? OptionsParameter(IInvocationOperation invocation, TypeTimeoutModel model) =>
-        LambdaParameter(invocation, parameter => KnownTypes.IsOrDerivesFrom(parameter.Type, model.Types.HttpStandardResilienceOptions));
 
     private static IParameterSymbol? ClientParameter(IInvocationOperation invocation, TypeTimeoutModel model) =>
         LambdaParameter(invocation, parameter => KnownTypes.IsOrDerivesFrom(parameter.Type, model.Types.HttpClient));
