@@ -66,6 +66,14 @@ public static class Descriptors
         DiagnosticSeverity.Warning,
         "A timeout plan (timeouts.json or *.timeouts.json in AdditionalFiles) is checked with exactly the rules of BudgetPlan.Validate().");
 
+    public static readonly DiagnosticDescriptor ConfiguredTimeoutsMisaligned = Create(
+        DiagnosticIds.ConfiguredTimeoutsMisaligned,
+        "Timeouts read from configuration do not nest",
+        "{0}",
+        Reliability,
+        DiagnosticSeverity.Warning,
+        "TB0001 or TB0002 found with at least one of the values read from appsettings.json (or the environment's appsettings file): reported under its own ID so that findings that depend on deployed configuration can be tuned apart from those written in code.");
+
     public static string HelpLink(string id) => HelpLinkBase + id + ".md";
 
     private static DiagnosticDescriptor Create(string id, string title, string messageFormat, string category, DiagnosticSeverity severity, string description) =>

@@ -10,4 +10,5 @@ public static class DiagnosticIds
     public const string OperationWithoutDeadline = "TB0005";
     public const string BudgetMisuse = "TB0006";
     public const string InvalidTimeoutPlan = "TB0007";
+    public const string ConfiguredTimeoutsMisaligned = "TB0008";
 }

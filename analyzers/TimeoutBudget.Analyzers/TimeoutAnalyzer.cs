@@ -22,7 +22,7 @@ public class TimeoutAnalyzer : DiagnosticAnalyzer
 
     private static readonly ImmutableArray<DiagnosticDescriptor> AllRules = ImmutableArray.Create(
         Descriptors.InnerTimeoutNotShorter, Descriptors.RetryScheduleDoesNotFit, Descriptors.MarginTooSmall,
-        Descriptors.TimedWaitAbandonsWork, Descriptors.OperationWithoutDeadline, Descriptors.BudgetMisuse);
+        Descriptors.TimedWaitAbandonsWork, Descriptors.OperationWithoutDeadline, Descriptors.BudgetMisuse, Descriptors.ConfiguredTimeoutsMisaligned);
 
     public TimeoutAnalyzer()
         : this(AllRules)
@@ -45,7 +45,7 @@ public class TimeoutAnalyzer : DiagnosticAnalyzer
         context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
         context.RegisterCompilationStartAction(start =>
         {
-            var facts = CompilationFacts.For(start.Compilation);
+            var facts = CompilationFacts.For(start.Compilation, start.Options, start.CancellationToken);
             var rules = Rules(facts.Types);
             if (!facts.Types.AnyTimeoutSource || rules.Count == 0)
             {
@@ -61,7 +61,7 @@ public class TimeoutAnalyzer : DiagnosticAnalyzer
     {
         bool Runs(params DiagnosticDescriptor[] descriptors) => descriptors.Any(SupportedDiagnostics.Contains);
         var rules = new List<Action<TypeTimeoutModel, DiagnosticSink>>();
-        if (Runs(Descriptors.InnerTimeoutNotShorter, Descriptors.RetryScheduleDoesNotFit, Descriptors.MarginTooSmall))
+        if (Runs(Descriptors.InnerTimeoutNotShorter, Descriptors.RetryScheduleDoesNotFit, Descriptors.MarginTooSmall, Descriptors.ConfiguredTimeoutsMisaligned))
         {
             rules.Add(NestedTimeoutRule.Report);
         }

@@ -31,7 +31,7 @@ public class RobustnessTests
     public void Every_rule_is_covered_by_the_analyzers_under_test()
     {
         var ids = AllAnalyzers.SelectMany(a => a.SupportedDiagnostics).Select(d => d.Id).OrderBy(id => id, StringComparer.Ordinal);
-        Assert.Equal(new[] { "TB0001", "TB0002", "TB0003", "TB0004", "TB0005", "TB0006", "TB0007" }, ids);
+        Assert.Equal(new[] { "TB0001", "TB0002", "TB0003", "TB0004", "TB0005", "TB0006", "TB0007", "TB0008" }, ids);
     }
 
     [Fact]

@@ -1,13 +1,13 @@
 namespace TimeoutBudget.Analyzers;
 
-// The package ships one TimeoutAnalyzer for TB0001–TB0006 (one model per compilation). Tests look at one rule family at a
+// The package ships one TimeoutAnalyzer for TB0001–TB0006 and TB0008 (one model per compilation). Tests look at one rule family at a
 // time, so that a test about TB0004 is not also a test of every other finding its sample happens to contain.
 
-/// <summary>TB0001, TB0002 and TB0003 only.</summary>
+/// <summary>TB0001, TB0002, TB0003 and their configuration-file form TB0008 only.</summary>
 public sealed class NestedTimeoutAnalyzer : TimeoutAnalyzer
 {
     public NestedTimeoutAnalyzer()
-        : base(DiagnosticIds.InnerTimeoutNotShorter, DiagnosticIds.RetryScheduleDoesNotFit, DiagnosticIds.MarginTooSmall)
+        : base(DiagnosticIds.InnerTimeoutNotShorter, DiagnosticIds.RetryScheduleDoesNotFit, DiagnosticIds.MarginTooSmall, DiagnosticIds.ConfiguredTimeoutsMisaligned)
     {
     }
 }

@@ -74,7 +74,7 @@ internal static class Comparison
             return false;
         }
 
-        sink.Report(Descriptors.RetryScheduleDoesNotFit, MeetingLocation(reportAt), $"{scheduleDescription} cannot fit: {problem}", outer.Source.Syntax.GetLocation());
+        sink.ReportComparison(Descriptors.RetryScheduleDoesNotFit, MeetingLocation(reportAt), $"{scheduleDescription} cannot fit: {problem}", new[] { outer.Source.Syntax.GetLocation() }, null, attempt, outer);
         return true;
     }
 
@@ -82,12 +82,12 @@ internal static class Comparison
     {
         if (meetsAt is null)
         {
-            sink.Report(descriptor, inner.Source, message, outer.Source, properties);
+            sink.ReportComparison(descriptor, inner.Source.Syntax.GetLocation(), message, new[] { outer.Source.Syntax.GetLocation() }, properties, inner, outer);
             return;
         }
 
         properties = properties?.Add(Margins.InnerIsAdditionalProperty, "true");
-        sink.ReportWithLocations(descriptor, MeetingLocation(meetsAt), message, new[] { inner.Source.Syntax.GetLocation(), outer.Source.Syntax.GetLocation() }, properties);
+        sink.ReportComparison(descriptor, MeetingLocation(meetsAt), message, new[] { inner.Source.Syntax.GetLocation(), outer.Source.Syntax.GetLocation() }, properties, inner, outer);
     }
 
     /// <summary>

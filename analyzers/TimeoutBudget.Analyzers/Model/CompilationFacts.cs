@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Diagnostics;
 
 namespace TimeoutBudget.Analyzers.Model;
 
@@ -11,15 +12,19 @@ internal sealed class CompilationFacts
 {
     private static readonly ConditionalWeakTable<Compilation, CompilationFacts> Shared = new();
 
-    private CompilationFacts(Compilation compilation)
+    private CompilationFacts(Compilation compilation, AnalyzerOptions options, CancellationToken cancellationToken)
     {
         Types = KnownTypes.Resolve(compilation);
-        Evaluator = new DurationEvaluator(Types, new Declarations(compilation));
+        var declarations = new Declarations(compilation);
+        var files = ConfigurationFiles.Read(compilation, options, cancellationToken);
+        Evaluator = new DurationEvaluator(Types, declarations, files.IsEmpty ? null : new ConfigurationReads(compilation, files, declarations));
     }
 
     public KnownTypes Types { get; }
 
     public DurationEvaluator Evaluator { get; }
 
-    public static CompilationFacts For(Compilation compilation) => Shared.GetValue(compilation, c => new CompilationFacts(c));
+    /// <summary>The facts of a compilation; the options (its configuration files) are those of the first analyzer to ask.</summary>
+    public static CompilationFacts For(Compilation compilation, AnalyzerOptions options, CancellationToken cancellationToken) =>
+        Shared.GetValue(compilation, c => new CompilationFacts(c, options, cancellationToken));
 }

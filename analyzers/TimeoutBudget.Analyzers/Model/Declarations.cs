@@ -220,6 +220,37 @@ internal sealed class Declarations
         return false;
     }
 
+    /// <summary>
+    /// The calls named one of <paramref name="methodNames"/> in files that mention <paramref name="mention"/> (a type's name):
+    /// where configuration is bound to an options type, found without binding files that cannot contain it.
+    /// </summary>
+    public IEnumerable<(IInvocationOperation Call, SyntaxTree Tree)> InvocationsNamed(string mention, params string[] methodNames)
+    {
+        foreach (var tree in _compilation.SyntaxTrees)
+        {
+            if (tree.GetText().ToString().IndexOf(mention, StringComparison.Ordinal) < 0)
+            {
+                continue;
+            }
+
+            foreach (var invocation in tree.GetRoot().DescendantNodes().OfType<InvocationExpressionSyntax>())
+            {
+                var name = invocation.Expression switch
+                {
+                    MemberAccessExpressionSyntax access => access.Name,
+                    MemberBindingExpressionSyntax binding => binding.Name,
+                    SimpleNameSyntax simple => simple,
+                    _ => null,
+                };
+                if (name is not null && Array.IndexOf(methodNames, name.Identifier.ValueText) >= 0
+                    && ModelFor(tree)?.GetOperation(invocation) is IInvocationOperation call)
+                {
+                    yield return (call, tree);
+                }
+            }
+        }
+    }
+
 #pragma warning disable RS1030 // Values declared in other files are the point; the driver's semantic model cache answers these calls.
     private SemanticModel? ModelFor(SyntaxTree tree) =>
         _compilation.ContainsSyntaxTree(tree) ? _models.GetOrAdd(tree, t => _compilation.GetSemanticModel(t)) : null;

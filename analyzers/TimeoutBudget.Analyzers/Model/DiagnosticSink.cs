@@ -25,6 +25,22 @@ internal sealed class DiagnosticSink
     public void Report(DiagnosticDescriptor descriptor, Location location, string message, Location? related = null, ImmutableDictionary<string, string?>? properties = null) =>
         ReportWithLocations(descriptor, location, message, related is null ? Array.Empty<Location>() : new[] { related }, properties);
 
+    /// <summary>
+    /// TB0001/TB0002 comparing <paramref name="values"/>: when one of them was read from a configuration file the finding is
+    /// TB0008 instead (tuned apart in .editorconfig), with the place in the file as one more location.
+    /// </summary>
+    public void ReportComparison(DiagnosticDescriptor descriptor, Location location, string message, IEnumerable<Location> related, ImmutableDictionary<string, string?>? properties, params Duration[] values)
+    {
+        var configured = values.Where(v => v.Configured is not null).Select(v => v.Configured!.Location).ToList();
+        if (configured.Count > 0 && (descriptor == Descriptors.InnerTimeoutNotShorter || descriptor == Descriptors.RetryScheduleDoesNotFit))
+        {
+            ReportWithLocations(Descriptors.ConfiguredTimeoutsMisaligned, location, message, related.Concat(configured).ToList(), properties?.Remove(Margins.InnerIsAdditionalProperty));
+            return;
+        }
+
+        ReportWithLocations(descriptor, location, message, related.Concat(configured).ToList(), properties);
+    }
+
     public void ReportWithLocations(DiagnosticDescriptor descriptor, Location location, string message, IReadOnlyList<Location> related, ImmutableDictionary<string, string?>? properties = null)
     {
         // An analyzer for some rules only runs the shared passes that also find others; the driver rejects what it does not declare.
@@ -33,8 +49,9 @@ internal sealed class DiagnosticSink
             return;
         }
 
-        // A location in another compilation's tree (a value in a file the analyzer was not handed) cannot be reported.
-        var additional = related.Where(l => l.IsInSource).ToArray();
+        // A location in another compilation's tree (a value in a file the analyzer was not handed) cannot be reported; a place in
+        // a configuration file can.
+        var additional = related.Where(l => l.IsInSource || l.Kind == LocationKind.ExternalFile).ToArray();
         _context.ReportDiagnostic(Diagnostic.Create(descriptor, location, additional, properties, message));
     }
 }

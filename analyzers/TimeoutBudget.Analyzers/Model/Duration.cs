@@ -5,12 +5,16 @@ namespace TimeoutBudget.Analyzers.Model;
 /// <summary>A timeout value the evaluator could prove, with the expression that wrote it.</summary>
 internal readonly struct Duration
 {
-    public Duration(TimeSpan value, IOperation source, bool isMilliseconds)
+    public Duration(TimeSpan value, IOperation source, bool isMilliseconds, ConfiguredValue? configured = null)
     {
         Value = value;
         Source = source;
         IsMilliseconds = isMilliseconds;
+        Configured = configured;
     }
+
+    /// <summary>The configuration file value this duration was read from, when it was.</summary>
+    public ConfiguredValue? Configured { get; }
 
     public TimeSpan Value { get; }
 
@@ -27,7 +31,7 @@ internal readonly struct Duration
 
     public string Text => IsInfinite ? "infinite" : DurationText.Format(Value);
 
-    public string Where => Describe(Source);
+    public string Where => Configured is { } configured ? $"{configured.Describe()}, read at {Describe(Source)}" : Describe(Source);
 
     public static string Describe(IOperation operation)
     {

@@ -26,17 +26,19 @@ internal sealed class DurationEvaluator
 
     private readonly KnownTypes _types;
     private readonly Declarations? _declarations;
+    private readonly ConfigurationReads? _configuration;
     private readonly IParameterSymbol? _boundParameter;
     private readonly double _boundValue;
 
-    public DurationEvaluator(KnownTypes types, Declarations? declarations = null)
+    public DurationEvaluator(KnownTypes types, Declarations? declarations = null, ConfigurationReads? configuration = null)
     {
         _types = types;
         _declarations = declarations;
+        _configuration = configuration;
     }
 
     private DurationEvaluator(DurationEvaluator evaluator, IParameterSymbol parameter, double value)
-        : this(evaluator._types, evaluator._declarations)
+        : this(evaluator._types, evaluator._declarations, evaluator._configuration)
     {
         _boundParameter = parameter;
         _boundValue = value;
@@ -66,10 +68,11 @@ internal sealed class DurationEvaluator
 
         if (unwrapped.Type?.SpecialType is SpecialType.System_Int32 or SpecialType.System_Int64 or SpecialType.System_UInt32)
         {
-            var milliseconds = EvaluateNumber(unwrapped, 0);
+            var trace = new Trace();
+            var milliseconds = EvaluateNumber(unwrapped, 0, trace);
             if (milliseconds is { } ms && ms >= -1 && ms <= DurationText.MaxValue.TotalMilliseconds)
             {
-                return new Duration(ms == -1 ? System.Threading.Timeout.InfiniteTimeSpan : TimeSpan.FromTicks((long)(ms * TimeSpan.TicksPerMillisecond)), operation, isMilliseconds: true);
+                return new Duration(ms == -1 ? System.Threading.Timeout.InfiniteTimeSpan : TimeSpan.FromTicks((long)(ms * TimeSpan.TicksPerMillisecond)), operation, isMilliseconds: true, trace.Configured);
             }
         }
 
@@ -83,7 +86,8 @@ internal sealed class DurationEvaluator
             return null;
         }
 
-        var ticks = EvaluateTicks(operation, 0);
+        var trace = new Trace();
+        var ticks = EvaluateTicks(operation, 0, trace);
         if (ticks is not { } value)
         {
             return null;
@@ -92,10 +96,10 @@ internal sealed class DurationEvaluator
         // Outside ±365 days (or below -1 ms) is either overflow or not a timeout anyone means; leave it alone.
         if (value < System.Threading.Timeout.InfiniteTimeSpan.Ticks || value > DurationText.MaxValue.Ticks)
         {
-            return value == TimeSpan.MaxValue.Ticks ? new Duration(System.Threading.Timeout.InfiniteTimeSpan, operation, false) : null;
+            return value == TimeSpan.MaxValue.Ticks ? new Duration(System.Threading.Timeout.InfiniteTimeSpan, operation, false, trace.Configured) : null;
         }
 
-        return new Duration(TimeSpan.FromTicks((long)value), operation, isMilliseconds: false);
+        return new Duration(TimeSpan.FromTicks((long)value), operation, isMilliseconds: false, trace.Configured);
     }
 
     /// <summary>
@@ -122,8 +126,14 @@ internal sealed class DurationEvaluator
         return type?.SpecialType is SpecialType.System_Int32 or SpecialType.System_Int64 or SpecialType.System_Double ? EvaluateNumber(value) : null;
     }
 
+    /// <summary>What one evaluation read on its way: the configuration value it came from, if any.</summary>
+    private sealed class Trace
+    {
+        public ConfiguredValue? Configured { get; set; }
+    }
+
     /// <summary>Evaluates an integer or floating constant, following locals with a single constant assignment.</summary>
-    public double? EvaluateNumber(IOperation? operation) => EvaluateNumber(operation, 0);
+    public double? EvaluateNumber(IOperation? operation) => EvaluateNumber(operation, 0, new Trace());
 
     public static IOperation SkipConversions(IOperation operation)
     {
@@ -167,7 +177,7 @@ internal sealed class DurationEvaluator
         return initializer;
     }
 
-    private double? EvaluateTicks(IOperation operation, int depth)
+    private double? EvaluateTicks(IOperation operation, int depth, Trace trace)
     {
         if (depth > MaxDepth)
         {
@@ -178,40 +188,53 @@ internal sealed class DurationEvaluator
         switch (operation)
         {
             case IParenthesizedOperation parenthesized:
-                return EvaluateTicks(parenthesized.Operand, depth + 1);
+                return EvaluateTicks(parenthesized.Operand, depth + 1, trace);
             case IInvocationOperation invocation when SymbolEqualityComparer.Default.Equals(invocation.TargetMethod.ContainingType, _types.TimeSpan):
-                return EvaluateTimeSpanMethod(invocation, depth);
+                return EvaluateTimeSpanMethod(invocation, depth, trace);
             case IObjectCreationOperation creation when _types.IsTimeSpan(creation.Type):
-                return EvaluateTimeSpanConstructor(creation, depth);
+                return EvaluateTimeSpanConstructor(creation, depth, trace);
             case IDefaultValueOperation defaultValue when _types.IsTimeSpan(defaultValue.Type):
                 return 0;
             case IFieldReferenceOperation field:
-                return EvaluateTimeSpanField(field.Field, operation, depth);
+                return EvaluateTimeSpanField(field.Field, operation, depth, trace);
             case IPropertyReferenceOperation { Arguments.Length: 0 } property when _types.IsTimeSpan(property.Type):
-                return DeclaredValue(property.Property) is { } declared ? EvaluateTicks(declared, depth + 1) : null;
+                if (Configured(property, trace, out var ambiguous) is { } configuredSpan)
+                {
+                    return ParseTimeSpan(configuredSpan);
+                }
+
+                return !ambiguous && DeclaredValue(property.Property) is { } declaredSpan ? EvaluateTicks(declaredSpan, depth + 1, trace) : null;
+            case IInvocationOperation { TargetMethod.Name: "GetValue" } getValue when _types.IsTimeSpan(getValue.Type) && _configuration is not null:
+                return _configuration.GetValue(getValue, out var spanDefault) is { } read ? Read(read, trace, ParseTimeSpan)
+                    : spanDefault is null ? null : EvaluateTicks(spanDefault, depth + 1, trace);
             case ILocalReferenceOperation local when _types.IsTimeSpan(local.Type):
-                return SingleAssignedValue(local.Local, operation) is { } value ? EvaluateTicks(value, depth + 1) : null;
+                return SingleAssignedValue(local.Local, operation) is { } value ? EvaluateTicks(value, depth + 1, trace) : null;
             case IBinaryOperation binary:
-                return EvaluateTimeSpanArithmetic(binary, depth);
+                return EvaluateTimeSpanArithmetic(binary, depth, trace);
             case IUnaryOperation { OperatorKind: UnaryOperatorKind.Minus } negation when _types.IsTimeSpan(negation.Type):
-                return -EvaluateTicks(negation.Operand, depth + 1);
+                return -EvaluateTicks(negation.Operand, depth + 1, trace);
             case IUnaryOperation { OperatorKind: UnaryOperatorKind.Plus } plus when _types.IsTimeSpan(plus.Type):
-                return EvaluateTicks(plus.Operand, depth + 1);
+                return EvaluateTicks(plus.Operand, depth + 1, trace);
             default:
                 return null;
         }
     }
 
-    private double? EvaluateTimeSpanMethod(IInvocationOperation invocation, int depth)
+    private double? EvaluateTimeSpanMethod(IInvocationOperation invocation, int depth, Trace trace)
     {
         var method = invocation.TargetMethod;
+        if (method.IsStatic && method.Name == "Parse" && invocation.Arguments.Length >= 1 && ConfiguredString(invocation.Arguments[0].Value, trace) is { } text)
+        {
+            return ParseTimeSpan(text);
+        }
+
         if (method.IsStatic && FactoryUnits.TryGetValue(method.Name, out var units))
         {
             double total = 0;
             foreach (var argument in invocation.Arguments)
             {
                 var ordinal = argument.Parameter?.Ordinal ?? -1;
-                if (ordinal < 0 || ordinal >= units.Length || EvaluateNumber(argument.Value, depth + 1) is not { } number)
+                if (ordinal < 0 || ordinal >= units.Length || EvaluateNumber(argument.Value, depth + 1, trace) is not { } number)
                 {
                     return null;
                 }
@@ -225,14 +248,14 @@ internal sealed class DurationEvaluator
 
         if (!method.IsStatic && invocation.Instance is { } instance && invocation.Arguments.Length == 1)
         {
-            var left = EvaluateTicks(instance, depth + 1);
+            var left = EvaluateTicks(instance, depth + 1, trace);
             var argument = invocation.Arguments[0].Value;
             return method.Name switch
             {
-                "Add" => left + EvaluateTicks(argument, depth + 1),
-                "Subtract" => left - EvaluateTicks(argument, depth + 1),
-                "Multiply" => left * EvaluateNumber(argument, depth + 1),
-                "Divide" when EvaluateNumber(argument, depth + 1) is { } divisor && divisor != 0 => left / divisor,
+                "Add" => left + EvaluateTicks(argument, depth + 1, trace),
+                "Subtract" => left - EvaluateTicks(argument, depth + 1, trace),
+                "Multiply" => left * EvaluateNumber(argument, depth + 1, trace),
+                "Divide" when EvaluateNumber(argument, depth + 1, trace) is { } divisor && divisor != 0 => left / divisor,
                 _ => null,
             };
         }
@@ -240,14 +263,14 @@ internal sealed class DurationEvaluator
         return null;
     }
 
-    private double? EvaluateTimeSpanConstructor(IObjectCreationOperation creation, int depth)
+    private double? EvaluateTimeSpanConstructor(IObjectCreationOperation creation, int depth, Trace trace)
     {
         var values = new double[creation.Arguments.Length];
         for (var i = 0; i < values.Length; i++)
         {
             var argument = creation.Arguments[i];
             var ordinal = argument.Parameter?.Ordinal ?? -1;
-            if (ordinal < 0 || ordinal >= values.Length || EvaluateNumber(argument.Value, depth + 1) is not { } number)
+            if (ordinal < 0 || ordinal >= values.Length || EvaluateNumber(argument.Value, depth + 1, trace) is not { } number)
             {
                 return null;
             }
@@ -266,7 +289,7 @@ internal sealed class DurationEvaluator
         };
     }
 
-    private double? EvaluateTimeSpanField(IFieldSymbol field, IOperation reference, int depth)
+    private double? EvaluateTimeSpanField(IFieldSymbol field, IOperation reference, int depth, Trace trace)
     {
         if (SymbolEqualityComparer.Default.Equals(field.ContainingType, _types.TimeSpan))
         {
@@ -291,7 +314,7 @@ internal sealed class DurationEvaluator
         // A field keeps its initializer when nothing assigns it again (a readonly field can still be set in a constructor).
         if (_declarations is not null && !field.IsConst && !_declarations.IsWrittenElsewhere(field) && _declarations.InitialValue(field) is { } declared)
         {
-            return EvaluateTicks(declared, depth + 1);
+            return EvaluateTicks(declared, depth + 1, trace);
         }
 
         if (!field.IsStatic || !field.IsReadOnly)
@@ -310,12 +333,51 @@ internal sealed class DurationEvaluator
             if (declaration.GetSyntax() is Microsoft.CodeAnalysis.CSharp.Syntax.VariableDeclaratorSyntax { Initializer.Value: { } value }
                 && model.GetOperation(value) is { } initializer)
             {
-                return EvaluateTicks(initializer, depth + 1);
+                return EvaluateTicks(initializer, depth + 1, trace);
             }
         }
 
         return null;
     }
+
+    /// <summary>A bound options property's value from a configuration file, remembered in the trace for the message.</summary>
+    private ConfiguredValue? Configured(IPropertyReferenceOperation property, Trace trace, out bool ambiguous)
+    {
+        ambiguous = false;
+        if (_configuration?.BoundProperty(property, out ambiguous) is not { } value || (_declarations?.IsWrittenElsewhere(property.Property) ?? false))
+        {
+            return null;
+        }
+
+        trace.Configured ??= value;
+        return value;
+    }
+
+    /// <summary>A configuration string read (<c>configuration["A:B"]</c>), or with <c>?? "30"</c> the fallback when no file sets it.</summary>
+    private ConfiguredValue? ConfiguredString(IOperation operation, Trace trace)
+    {
+        if (_configuration?.StringRead(operation) is not { } value)
+        {
+            return null;
+        }
+
+        trace.Configured ??= value;
+        return value;
+    }
+
+    private static double? Read(ConfiguredValue value, Trace trace, Func<ConfiguredValue, double?> parse)
+    {
+        trace.Configured ??= value;
+        return parse(value);
+    }
+
+    /// <summary>As the configuration binder converts text to a TimeSpan: <c>TimeSpan.Parse</c> with the invariant culture ("30" is 30 days).</summary>
+    private static double? ParseTimeSpan(ConfiguredValue value) =>
+        TimeSpan.TryParse(value.Text, System.Globalization.CultureInfo.InvariantCulture, out var parsed) ? parsed.Ticks : null;
+
+    private static double? ParseNumber(ConfiguredValue value) =>
+        double.TryParse(value.Text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var parsed)
+            && !double.IsNaN(parsed) && !double.IsInfinity(parsed) ? parsed : null;
 
     /// <summary>
     /// A property's declared value (initializer or expression-bodied getter) when no code in the compilation assigns it
@@ -331,28 +393,28 @@ internal sealed class DurationEvaluator
         return property.SetMethod is not null && _declarations.IsWrittenElsewhere(property) ? null : _declarations.InitialValue(property);
     }
 
-    private double? EvaluateTimeSpanArithmetic(IBinaryOperation binary, int depth)
+    private double? EvaluateTimeSpanArithmetic(IBinaryOperation binary, int depth, Trace trace)
     {
         var leftIsSpan = _types.IsTimeSpan(SkipConversions(binary.LeftOperand).Type);
         var rightIsSpan = _types.IsTimeSpan(SkipConversions(binary.RightOperand).Type);
         switch (binary.OperatorKind)
         {
             case BinaryOperatorKind.Add when leftIsSpan && rightIsSpan:
-                return EvaluateTicks(binary.LeftOperand, depth + 1) + EvaluateTicks(binary.RightOperand, depth + 1);
+                return EvaluateTicks(binary.LeftOperand, depth + 1, trace) + EvaluateTicks(binary.RightOperand, depth + 1, trace);
             case BinaryOperatorKind.Subtract when leftIsSpan && rightIsSpan:
-                return EvaluateTicks(binary.LeftOperand, depth + 1) - EvaluateTicks(binary.RightOperand, depth + 1);
+                return EvaluateTicks(binary.LeftOperand, depth + 1, trace) - EvaluateTicks(binary.RightOperand, depth + 1, trace);
             case BinaryOperatorKind.Multiply when leftIsSpan && !rightIsSpan:
-                return EvaluateTicks(binary.LeftOperand, depth + 1) * EvaluateNumber(binary.RightOperand, depth + 1);
+                return EvaluateTicks(binary.LeftOperand, depth + 1, trace) * EvaluateNumber(binary.RightOperand, depth + 1, trace);
             case BinaryOperatorKind.Multiply when rightIsSpan && !leftIsSpan:
-                return EvaluateNumber(binary.LeftOperand, depth + 1) * EvaluateTicks(binary.RightOperand, depth + 1);
+                return EvaluateNumber(binary.LeftOperand, depth + 1, trace) * EvaluateTicks(binary.RightOperand, depth + 1, trace);
             case BinaryOperatorKind.Divide when leftIsSpan && !rightIsSpan:
-                return EvaluateNumber(binary.RightOperand, depth + 1) is { } divisor && divisor != 0 ? EvaluateTicks(binary.LeftOperand, depth + 1) / divisor : null;
+                return EvaluateNumber(binary.RightOperand, depth + 1, trace) is { } divisor && divisor != 0 ? EvaluateTicks(binary.LeftOperand, depth + 1, trace) / divisor : null;
             default:
                 return null;
         }
     }
 
-    private double? EvaluateNumber(IOperation? operation, int depth)
+    private double? EvaluateNumber(IOperation? operation, int depth, Trace trace)
     {
         if (operation is null || depth > MaxDepth)
         {
@@ -379,18 +441,29 @@ internal sealed class DurationEvaluator
         switch (operation)
         {
             case IParenthesizedOperation parenthesized:
-                return EvaluateNumber(parenthesized.Operand, depth + 1);
+                return EvaluateNumber(parenthesized.Operand, depth + 1, trace);
             case ILocalReferenceOperation local when local.Type?.SpecialType is SpecialType.System_Int32 or SpecialType.System_Int64 or SpecialType.System_Double:
-                return SingleAssignedValue(local.Local, operation) is { } value ? EvaluateNumber(value, depth + 1) : null;
+                return SingleAssignedValue(local.Local, operation) is { } value ? EvaluateNumber(value, depth + 1, trace) : null;
             case IParameterReferenceOperation parameter when _boundParameter is not null && SymbolEqualityComparer.Default.Equals(parameter.Parameter, _boundParameter):
                 return _boundValue;
             case IFieldReferenceOperation { Field.IsConst: false } field when _declarations is not null && !_declarations.IsWrittenElsewhere(field.Field) && _declarations.InitialValue(field.Field) is { } declared:
-                return EvaluateNumber(declared, depth + 1);
-            case IPropertyReferenceOperation { Arguments.Length: 0 } property when DeclaredValue(property.Property) is { } declared:
-                return EvaluateNumber(declared, depth + 1);
+                return EvaluateNumber(declared, depth + 1, trace);
+            case IPropertyReferenceOperation { Arguments.Length: 0 } property:
+                if (Configured(property, trace, out var ambiguousNumber) is { } configuredNumber)
+                {
+                    return ParseNumber(configuredNumber);
+                }
+
+                return !ambiguousNumber && DeclaredValue(property.Property) is { } declaredNumber ? EvaluateNumber(declaredNumber, depth + 1, trace) : null;
+            case IInvocationOperation { TargetMethod.Name: "GetValue" } getValue when _configuration is not null:
+                return _configuration.GetValue(getValue, out var numberDefault) is { } read ? Read(read, trace, ParseNumber)
+                    : numberDefault is null ? null : EvaluateNumber(numberDefault, depth + 1, trace);
+            case IInvocationOperation { TargetMethod: { IsStatic: true, Name: "Parse" or "ToInt32" or "ToInt64" or "ToDouble" } } parse
+                when parse.Arguments.Length >= 1 && ConfiguredString(parse.Arguments[0].Value, trace) is { } text:
+                return ParseNumber(text);
             case IInvocationOperation { TargetMethod: { IsStatic: true, ContainingType.Name: "Math" } math } call when call.Arguments.Length is 1 or 2:
-                var first = EvaluateNumber(call.Arguments[0].Value, depth + 1);
-                var second = call.Arguments.Length == 2 ? EvaluateNumber(call.Arguments[1].Value, depth + 1) : null;
+                var first = EvaluateNumber(call.Arguments[0].Value, depth + 1, trace);
+                var second = call.Arguments.Length == 2 ? EvaluateNumber(call.Arguments[1].Value, depth + 1, trace) : null;
                 return math.Name switch
                 {
                     "Pow" when first is { } x && second is { } y && Math.Pow(x, y) is var power && !double.IsInfinity(power) && !double.IsNaN(power) => power,
@@ -400,8 +473,8 @@ internal sealed class DurationEvaluator
                     _ => null,
                 };
             case IBinaryOperation binary:
-                var left = EvaluateNumber(binary.LeftOperand, depth + 1);
-                var right = EvaluateNumber(binary.RightOperand, depth + 1);
+                var left = EvaluateNumber(binary.LeftOperand, depth + 1, trace);
+                var right = EvaluateNumber(binary.RightOperand, depth + 1, trace);
                 return binary.OperatorKind switch
                 {
                     BinaryOperatorKind.Add => left + right,
@@ -411,7 +484,7 @@ internal sealed class DurationEvaluator
                     _ => null,
                 };
             case IUnaryOperation { OperatorKind: UnaryOperatorKind.Minus } negation:
-                return -EvaluateNumber(negation.Operand, depth + 1);
+                return -EvaluateNumber(negation.Operand, depth + 1, trace);
             default:
                 return null;
         }

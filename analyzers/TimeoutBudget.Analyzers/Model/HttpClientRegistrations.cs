@@ -123,11 +123,13 @@ internal static class HttpClientRegistrations
             var parts = attempt is { } a && firstDelay is { } d
                 ? $"the first attempt ({DurationText.Format(a)}) and the first delay ({DurationText.Format(d)}) already use up"
                 : firstDelay is { } delay ? $"its first delay ({DurationText.Format(delay)}) alone already uses up" : $"the first attempt ({DurationText.Format(attempt!.Value)}) already uses up";
-            sink.Report(
+            sink.ReportComparison(
                 Descriptors.RetryScheduleDoesNotFit,
-                reportAt,
+                reportAt.Syntax.GetLocation(),
                 $"{Comparison.Capitalize(description)} cannot fit: not even one retry can start, {parts} {windowDescription} ({window.Text}, set at {window.Where})",
-                window.Source);
+                new[] { window.Source.Syntax.GetLocation() },
+                null,
+                window);
             return;
         }
 
@@ -159,11 +161,13 @@ internal static class HttpClientRegistrations
 
         var delayText = delays > TimeSpan.Zero ? $" + {DurationText.Format(delays)} of delays" : string.Empty;
         var unknownText = unknownDelays > 0 ? $" (not counting {unknownDelays} delay{(unknownDelays == 1 ? string.Empty : "s")} that cannot be known)" : string.Empty;
-        sink.Report(
+        sink.ReportComparison(
             Descriptors.RetryScheduleDoesNotFit,
-            reportAt,
+            reportAt.Syntax.GetLocation(),
             $"{Comparison.Capitalize(description)} cannot fit: {attempts} attempts × {DurationText.Format(each)}{delayText}{unknownText} is at least {DurationText.Format(attemptsTotal + delays)}, more than {windowDescription} ({window.Text}, set at {window.Where}): the later retries can never run to their timeout",
-            window.Source);
+            new[] { window.Source.Syntax.GetLocation() },
+            null,
+            perAttempt is { } timed ? new[] { window, timed } : new[] { window });
     }
 
     private static bool IsBuilderStep(IInvocationOperation invocation) =>
