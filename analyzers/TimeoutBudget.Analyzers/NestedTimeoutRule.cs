@@ -47,6 +47,7 @@ internal static class NestedTimeoutRule
             }
         }
 
+        CompareWithRequestTimeouts(model, sink);
         CompareLinkedSources(model, sink);
         PollyPipelines.Check(model, sink);
         StandardResilience.Check(model, sink);
@@ -98,6 +99,47 @@ internal static class NestedTimeoutRule
             }
 
             Comparison.MarginTooSmall(inner.Duration, inner.Description, outer.Duration, outer.Description, sink, meetsAt);
+        }
+    }
+
+    /// <summary>
+    /// An endpoint's request timeout around what the handler calls with the request token: the call's own client timeout, or the
+    /// timeout of a token source linked to the request token, must be shorter.
+    /// </summary>
+    private static void CompareWithRequestTimeouts(TypeTimeoutModel model, DiagnosticSink sink)
+    {
+        if (model.RequestTimeouts is not { } requests)
+        {
+            return;
+        }
+
+        foreach (var invocation in model.Invocations)
+        {
+            foreach (var token in Tokens.Arguments(invocation, model.Types))
+            {
+                if (token.Kind == TokenKind.None || requests.For(invocation, out var handler) is not { } request || handler is null)
+                {
+                    continue;
+                }
+
+                var outer = new OuterTimeout(request.Duration, request.Description, isWait: false);
+                if (requests.IsRequestToken(token.Argument.Value, handler))
+                {
+                    CompareCall(invocation, outer, model, sink);
+                }
+                else if (token.Kind == TokenKind.FromSource && token.Source is ILocalSymbol source
+                    && model.GetDuration(source, TypeTimeoutModel.TimeoutSlot) is { IsFinite: true } own
+                    && DurationEvaluator.SingleAssignedValue(source, invocation) is IInvocationOperation { TargetMethod.Name: "CreateLinkedTokenSource" } link
+                    && ArgumentValues.Of(link).Any(parent => requests.IsRequestToken(parent, handler)))
+                {
+                    var innerDescription = $"the timeout of '{source.Name}'";
+                    var consequence = $"the request timeout cancels the request token first, so the {own.Text} timeout of '{source.Name}' never fires and the failure is reported as a cancellation of the request";
+                    if (!Comparison.InnerNotShorter(own, innerDescription, request.Duration, request.Description + " it is linked to", consequence, sink))
+                    {
+                        Comparison.MarginTooSmall(own, innerDescription, request.Duration, request.Description + " it is linked to", sink);
+                    }
+                }
+            }
         }
     }
 

@@ -18,7 +18,11 @@ internal sealed class CompilationFacts
         var declarations = new Declarations(compilation);
         var files = ConfigurationFiles.Read(compilation, options, cancellationToken);
         Evaluator = new DurationEvaluator(Types, declarations, files.IsEmpty ? null : new ConfigurationReads(compilation, files, declarations));
+        RequestTimeouts = RequestTimeouts.Create(compilation, declarations, Evaluator);
     }
+
+    /// <summary>ASP.NET Core request timeouts, when the compilation can have any.</summary>
+    public RequestTimeouts? RequestTimeouts { get; }
 
     public KnownTypes Types { get; }
 

@@ -220,6 +220,9 @@ internal sealed class Declarations
         return false;
     }
 
+    /// <summary>The operation of a node anywhere in the compilation (an attribute's argument in another file).</summary>
+    public IOperation? OperationOf(SyntaxNode node) => ModelFor(node.SyntaxTree)?.GetOperation(node);
+
     /// <summary>
     /// The calls named one of <paramref name="methodNames"/> in files that mention <paramref name="mention"/> (a type's name):
     /// where configuration is bound to an options type, found without binding files that cannot contain it.

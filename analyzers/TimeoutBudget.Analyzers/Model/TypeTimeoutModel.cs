@@ -20,11 +20,14 @@ internal sealed class TypeTimeoutModel
     private ConcurrentDictionary<object, ConcurrentQueue<IOperation>>? _storedValues;
     private ConcurrentDictionary<object, bool>? _cancelledSources;
 
-    public TypeTimeoutModel(KnownTypes types, DurationEvaluator evaluator)
+    public TypeTimeoutModel(KnownTypes types, DurationEvaluator evaluator, RequestTimeouts? requestTimeouts = null)
     {
         Types = types;
         Evaluator = evaluator;
+        RequestTimeouts = requestTimeouts;
     }
+
+    public RequestTimeouts? RequestTimeouts { get; }
 
     public KnownTypes Types { get; }
 
