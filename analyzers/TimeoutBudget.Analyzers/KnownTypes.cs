@@ -20,6 +20,7 @@ internal sealed class KnownTypes
             ?? compilation.GetTypeByMetadataName("Polly.Retry.RetryStrategyOptions");
         PollyBuilderBase = compilation.GetTypeByMetadataName("Polly.ResiliencePipelineBuilderBase");
         HttpStandardResilienceOptions = compilation.GetTypeByMetadataName("Microsoft.Extensions.Http.Resilience.HttpStandardResilienceOptions");
+        HttpStandardHedgingOptions = compilation.GetTypeByMetadataName("Microsoft.Extensions.Http.Resilience.HttpStandardHedgingResilienceOptions");
         Budget = compilation.GetTypeByMetadataName("TimeoutBudget.Budget");
     }
 
@@ -46,6 +47,8 @@ internal sealed class KnownTypes
     public INamedTypeSymbol? PollyBuilderBase { get; }
 
     public INamedTypeSymbol? HttpStandardResilienceOptions { get; }
+
+    public INamedTypeSymbol? HttpStandardHedgingOptions { get; }
 
     public INamedTypeSymbol? Budget { get; }
 

@@ -14,7 +14,7 @@ internal static class StandardResilience
 
     public static void Check(TypeTimeoutModel model, DiagnosticSink sink)
     {
-        if (model.Types.HttpStandardResilienceOptions is null)
+        if (model.Types.HttpStandardResilienceOptions is null && model.Types.HttpStandardHedgingOptions is null)
         {
             return;
         }
@@ -24,10 +24,55 @@ internal static class StandardResilience
         {
             if (handler.TargetMethod.Name == "AddStandardResilienceHandler")
             {
-                var written = Written(handler, invocations, model);
+                var written = Written(handler, invocations, model, model.Types.HttpStandardResilienceOptions);
                 CheckAgainstHttpClientTimeout(handler, written, invocations, model, sink);
                 CheckHandler(handler, written, model, sink);
             }
+            else if (handler.TargetMethod.Name == "AddStandardHedgingHandler" && model.Types.HttpStandardHedgingOptions is { } hedgingOptions)
+            {
+                CheckHedgingHandler(handler, Written(handler, invocations, model, hedgingOptions), sink);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The hedging handler nests total request timeout → hedging → per-endpoint attempt timeout (<c>Endpoint.Timeout</c>): the
+    /// attempt must end before the total, and a hedged attempt must be able to start before the total ends. Defaults (30 s total,
+    /// 10 s per endpoint, the first hedge after 2 s) count once you wrote one side.
+    /// </summary>
+    private static void CheckHedgingHandler(IInvocationOperation handler, Dictionary<string, WrittenValue> written, DiagnosticSink sink)
+    {
+        var total = Value(written, "TotalRequestTimeout.Timeout", DefaultTotal, handler, out var totalWritten);
+        var attempt = Value(written, "Endpoint.Timeout.Timeout", DefaultAttempt, handler, out var attemptWritten);
+        var delay = Value(written, "Hedging.Delay", DefaultDelay, handler, out var delayWritten);
+        if (!total.IsFinite)
+        {
+            return;
+        }
+
+        var totalDescription = totalWritten ? "TotalRequestTimeout" : "the handler's default TotalRequestTimeout";
+        var attemptDescription = attemptWritten ? "Endpoint.Timeout" : "the handler's default Endpoint.Timeout";
+        if ((totalWritten || attemptWritten) && attempt.IsFinite)
+        {
+            var consequence = $"the total request timeout ends every request after {total.Text}, so the per-endpoint attempt timeout never fires and a slow endpoint is never reported as one";
+            if (Comparison.InnerNotShorter(attempt, attemptDescription, total, totalDescription, consequence, sink, handler)
+                || Comparison.MarginTooSmall(attempt, attemptDescription, total, totalDescription, sink, handler))
+            {
+                return;
+            }
+        }
+
+        if ((totalWritten || delayWritten) && delay.IsFinite && delay.Value >= total.Value)
+        {
+            var delayDescription = delayWritten ? "Hedging.Delay" : "the handler's default Hedging.Delay";
+            sink.ReportComparison(
+                Descriptors.RetryScheduleDoesNotFit,
+                Comparison.MeetingLocation(handler),
+                $"The hedging schedule cannot fit: not even one hedged attempt can start, {delayDescription} ({delay.Text}, set at {delay.Where}) already uses up {totalDescription} ({total.Text}, set at {total.Where})",
+                new[] { delay.Source.Syntax.GetLocation(), total.Source.Syntax.GetLocation() },
+                null,
+                delay,
+                total);
         }
     }
 
@@ -106,10 +151,10 @@ internal static class StandardResilience
     /// What the code wrote on this handler's options: its own delegate (a lambda, or a method group in any file) and every
     /// <c>Configure(…)</c> on the pipeline builder it returns; the last write of a member wins.
     /// </summary>
-    private static Dictionary<string, WrittenValue> Written(IInvocationOperation handler, List<IInvocationOperation> invocations, TypeTimeoutModel model)
+    private static Dictionary<string, WrittenValue> Written(IInvocationOperation handler, List<IInvocationOperation> invocations, TypeTimeoutModel model, INamedTypeSymbol? optionsType)
     {
         var written = new Dictionary<string, WrittenValue>(StringComparer.Ordinal);
-        foreach (var (body, options) in ConfigureBodies(handler, invocations, model))
+        foreach (var (body, options) in ConfigureBodies(handler, invocations, model, optionsType))
         {
             foreach (var assignment in body.DescendantsAndSelf().OfType<ISimpleAssignmentOperation>().OrderBy(a => a.Syntax.SpanStart))
             {
@@ -124,7 +169,7 @@ internal static class StandardResilience
         return written;
     }
 
-    private static IEnumerable<(IOperation Body, IParameterSymbol Options)> ConfigureBodies(IInvocationOperation handler, List<IInvocationOperation> invocations, TypeTimeoutModel model)
+    private static IEnumerable<(IOperation Body, IParameterSymbol Options)> ConfigureBodies(IInvocationOperation handler, List<IInvocationOperation> invocations, TypeTimeoutModel model, INamedTypeSymbol? optionsType)
     {
         var configurations = new List<IInvocationOperation> { handler };
         for (var next = NextInChain(handler); next is not null && next.TargetMethod.Name == "Configure"; next = NextInChain(next))
@@ -154,7 +199,7 @@ internal static class StandardResilience
                     IMethodReferenceOperation reference => (reference.Method, model.Evaluator.Declarations?.Body(reference.Method)),
                     _ => (null, null),
                 };
-                var options = method?.Parameters.FirstOrDefault(p => KnownTypes.IsOrDerivesFrom(p.Type, model.Types.HttpStandardResilienceOptions));
+                var options = method?.Parameters.FirstOrDefault(p => KnownTypes.IsOrDerivesFrom(p.Type, optionsType));
                 if (body is not null && options is not null)
                 {
                     yield return (body, options);
