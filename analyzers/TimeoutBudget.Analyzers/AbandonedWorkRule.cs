@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Operations;
 using TimeoutBudget.Analyzers.Model;
 
 namespace TimeoutBudget.Analyzers;
@@ -40,6 +41,61 @@ internal static class AbandonedWorkRule
                     related,
                     properties);
             }
+        }
+
+        PessimisticTimeouts(model, sink);
+    }
+
+    /// <summary>
+    /// Polly v7's pessimistic timeout walks away from the delegate it executes when the time is up, and cancels the token it
+    /// hands that delegate: a delegate that takes no token, or never passes it on, keeps running after the caller moved on.
+    /// </summary>
+    private static void PessimisticTimeouts(TypeTimeoutModel model, DiagnosticSink sink)
+    {
+        foreach (var execute in model.Invocations)
+        {
+            if (execute.TargetMethod is not { Name: "ExecuteAsync" or "Execute" or "ExecuteAndCaptureAsync" or "ExecuteAndCapture", ContainingNamespace: { Name: "Polly" } ns }
+                || ns.ContainingNamespace?.IsGlobalNamespace != true || execute.Instance is null
+                || execute.Arguments.FirstOrDefault(a => a.Parameter?.Ordinal == 0) is not { } action
+                || PollyV7Policies.Layers(execute.Instance, model)?.FirstOrDefault(l => l.IsTimeout && l.IsPessimistic) is not { } timeout)
+            {
+                continue;
+            }
+
+            var work = DurationEvaluator.SkipConversions(action.Value);
+            if (work is IDelegateCreationOperation creation)
+            {
+                work = creation.Target;
+            }
+
+            var token = work switch
+            {
+                IAnonymousFunctionOperation lambda => lambda.Symbol.Parameters.FirstOrDefault(p => model.Types.IsCancellationToken(p.Type)),
+                IMethodReferenceOperation method => method.Method.Parameters.FirstOrDefault(p => model.Types.IsCancellationToken(p.Type)),
+                _ => null,
+            };
+            string? why = null;
+            if (token is null && work is IAnonymousFunctionOperation or IMethodReferenceOperation)
+            {
+                why = "gets no token, so nothing can stop it";
+            }
+            else if (token is not null && work is IAnonymousFunctionOperation body
+                && !body.Body.Descendants().OfType<IParameterReferenceOperation>().Any(p => SymbolEqualityComparer.Default.Equals(p.Parameter, token)))
+            {
+                why = $"never passes on '{token.Name}', the token Polly cancels, so nothing stops it";
+            }
+
+            if (why is null)
+            {
+                continue;
+            }
+
+            var limit = timeout.Timeout is { } known ? $"after {known.Text}" : "after its timeout";
+            sink.ReportWithLocations(
+                Descriptors.TimedWaitAbandonsWork,
+                action.Value.Syntax.GetLocation(),
+                $"Polly's pessimistic timeout (set at {Duration.Describe(timeout.At)}) gives up {limit} while the delegate it executes keeps running: it {why}",
+                new[] { timeout.At.Syntax.GetLocation() });
         }
     }
 

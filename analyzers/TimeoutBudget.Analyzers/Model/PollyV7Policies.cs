@@ -6,13 +6,17 @@ namespace TimeoutBudget.Analyzers.Model;
 /// <summary>One layer of a Polly v7 policy, outermost first: a timeout, or a retry with its count and the delays it waits.</summary>
 internal sealed class PolicyLayer
 {
-    private PolicyLayer(IOperation at, Duration? timeout, int? retries, IReadOnlyList<TimeSpan?> delays)
+    private PolicyLayer(IOperation at, Duration? timeout, int? retries, IReadOnlyList<TimeSpan?> delays, bool isPessimistic = false)
     {
         At = at;
         Timeout = timeout;
         Retries = retries;
         Delays = delays;
+        IsPessimistic = isPessimistic;
     }
+
+    /// <summary>A timeout with <c>TimeoutStrategy.Pessimistic</c>: it walks away from a delegate that does not stop.</summary>
+    public bool IsPessimistic { get; }
 
     /// <summary>Where the layer is written: the timeout value or the retry call.</summary>
     public IOperation At { get; }
@@ -27,7 +31,7 @@ internal sealed class PolicyLayer
 
     public bool IsTimeout => Retries is null;
 
-    public static PolicyLayer ForTimeout(IOperation at, Duration? timeout) => new(at, timeout, null, Array.Empty<TimeSpan?>());
+    public static PolicyLayer ForTimeout(IOperation at, Duration? timeout, bool isPessimistic) => new(at, timeout, null, Array.Empty<TimeSpan?>(), isPessimistic);
 
     public static PolicyLayer ForRetry(IOperation at, int retries, IReadOnlyList<TimeSpan?> delays) => new(at, null, retries, delays);
 }
@@ -100,7 +104,8 @@ internal static class PollyV7Policies
         switch (method.Name)
         {
             case "Timeout" or "TimeoutAsync" when method.IsStatic && !method.IsExtensionMethod:
-                return new List<PolicyLayer> { PolicyLayer.ForTimeout(call, TimeoutValue(call, model)) };
+                var pessimistic = call.Arguments.Any(a => DurationEvaluator.SkipConversions(a.Value) is IFieldReferenceOperation { Field: { Name: "Pessimistic", ContainingType.Name: "TimeoutStrategy" } });
+                return new List<PolicyLayer> { PolicyLayer.ForTimeout(call, TimeoutValue(call, model), pessimistic) };
             case "WrapAsync" or "Wrap" when method.IsStatic && !method.IsExtensionMethod:
                 return Concat(ArgumentValues.Of(call), model, depth);
             case "WrapAsync" or "Wrap":
