@@ -52,6 +52,11 @@ internal static class CallTimeouts
     /// <summary>The timeouts the call's receiver was configured with in this type: <c>HttpClient.Timeout</c>, an SDK client's <c>ClientConfig.Timeout</c>.</summary>
     public static IEnumerable<InnerTimeout> Inner(IInvocationOperation call, TypeTimeoutModel model)
     {
+        if (GrpcDeadline(call, model) is { } deadline)
+        {
+            yield return new InnerTimeout(deadline, "the gRPC deadline of the call", retries: null);
+        }
+
         var receiver = call.Instance is null ? null : DurationEvaluator.SkipConversions(call.Instance);
         if (receiver is null)
         {
@@ -79,6 +84,67 @@ internal static class CallTimeouts
         {
             var configName = (config as ISymbol)?.Name ?? "its config";
             yield return new InnerTimeout(sdkTimeout, $"the SDK timeout of '{name}' ({configName}.Timeout, per attempt)", model.Get(config, "MaxErrorRetry"));
+        }
+    }
+
+    /// <summary>
+    /// A gRPC call's deadline written relative to now: <c>deadline: DateTime.UtcNow.AddSeconds(5)</c>, <c>DateTime.UtcNow + t</c>,
+    /// also inside <c>new CallOptions(deadline: …)</c> passed in place. The server is told the same deadline, so it is the call's
+    /// own timeout.
+    /// </summary>
+    private static Duration? GrpcDeadline(IInvocationOperation call, TypeTimeoutModel model)
+    {
+        if (call.Arguments.Length == 0 || call.TargetMethod.ContainingType?.BaseType is not { Name: "ClientBase" })
+        {
+            return null;
+        }
+
+        foreach (var argument in call.Arguments)
+        {
+            if (argument.ArgumentKind != ArgumentKind.Explicit)
+            {
+                continue;
+            }
+
+            var value = DurationEvaluator.SkipConversions(argument.Value);
+            if (argument.Parameter?.Name == "deadline")
+            {
+                return FromNow(value, model);
+            }
+
+            if (value is IObjectCreationOperation { Type.Name: "CallOptions" } options
+                && options.Arguments.FirstOrDefault(a => a.Parameter?.Name == "deadline" && a.ArgumentKind == ArgumentKind.Explicit) is { } deadline)
+            {
+                return FromNow(DurationEvaluator.SkipConversions(deadline.Value), model);
+            }
+        }
+
+        return null;
+    }
+
+    private static Duration? FromNow(IOperation deadline, TypeTimeoutModel model)
+    {
+        switch (deadline)
+        {
+            case IInvocationOperation { Instance: IPropertyReferenceOperation { Property: { Name: "UtcNow" or "Now", IsStatic: true, ContainingType.Name: "DateTime" } } } add
+                when add.Arguments.Length == 1:
+                var argument = add.Arguments[0].Value;
+                var seconds = add.TargetMethod.Name switch
+                {
+                    "Add" => (model.Evaluator.EvaluateTimeSpan(argument) is { IsFinite: true } span ? span.Value.TotalSeconds : (double?)null),
+                    "AddMilliseconds" => model.Evaluator.EvaluateNumber(argument) / 1000,
+                    "AddSeconds" => model.Evaluator.EvaluateNumber(argument),
+                    "AddMinutes" => model.Evaluator.EvaluateNumber(argument) * 60,
+                    "AddHours" => model.Evaluator.EvaluateNumber(argument) * 3600,
+                    _ => null,
+                };
+                return seconds is { } s && s >= 0 && s <= DurationText.MaxValue.TotalSeconds
+                    ? new Duration(TimeSpan.FromSeconds(s), argument, isMilliseconds: false)
+                    : null;
+            case IBinaryOperation { OperatorKind: BinaryOperatorKind.Add, LeftOperand: IPropertyReferenceOperation { Property: { Name: "UtcNow" or "Now", IsStatic: true, ContainingType.Name: "DateTime" } } } sum:
+                return model.Evaluator.EvaluateTimeSpan(sum.RightOperand) is { IsFinite: true } after ? after : null;
+            default:
+                return null;
         }
     }
 
