@@ -20,6 +20,7 @@ internal sealed class Declarations
     private readonly ConcurrentDictionary<SyntaxTree, SemanticModel> _models = new();
     private readonly ConcurrentDictionary<ISymbol, bool> _writtenElsewhere = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<IMethodSymbol, (int Work, int Timeout)?> _waitHelpers = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<IParameterSymbol, IOperation?> _onlyArguments = new(SymbolEqualityComparer.Default);
 
     public Declarations(Compilation compilation)
     {
@@ -218,6 +219,47 @@ internal sealed class Declarations
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// What a private method's parameter is given when the method has exactly one call site, which passes it explicitly
+    /// (<c>WaitForHealthAsync(TimeSpan.FromSeconds(2), ct)</c>): the value is then known. A method that is also used as a
+    /// delegate, or has no or several calls, gives nothing.
+    /// </summary>
+    public IOperation? OnlyArgument(IParameterSymbol parameter) => _onlyArguments.GetOrAdd(parameter, FindOnlyArgument);
+
+    private IOperation? FindOnlyArgument(IParameterSymbol parameter)
+    {
+        if (parameter.ContainingSymbol is not IMethodSymbol { MethodKind: MethodKind.Ordinary, DeclaredAccessibility: Accessibility.Private, IsVirtual: false } method
+            || parameter.RefKind != RefKind.None || parameter.IsParams || method.ContainingType is null)
+        {
+            return null;
+        }
+
+        IOperation? only = null;
+        var uses = 0;
+        foreach (var tree in method.ContainingType.DeclaringSyntaxReferences.Select(r => r.SyntaxTree).Distinct())
+        {
+            foreach (var name in tree.GetRoot().DescendantNodes().OfType<SimpleNameSyntax>())
+            {
+                if (name.Identifier.ValueText != method.Name || name.Parent is MethodDeclarationSyntax)
+                {
+                    continue;
+                }
+
+                if (++uses > 1 || ModelFor(tree) is not { } model
+                    || !SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(name).Symbol?.OriginalDefinition, method.OriginalDefinition)
+                    || (name.Parent is MemberAccessExpressionSyntax access ? access.Parent : name.Parent) is not InvocationExpressionSyntax invocation
+                    || model.GetOperation(invocation) is not IInvocationOperation call)
+                {
+                    return null;
+                }
+
+                only = call.Arguments.FirstOrDefault(a => SymbolEqualityComparer.Default.Equals(a.Parameter?.OriginalDefinition, parameter.OriginalDefinition) && a.ArgumentKind == ArgumentKind.Explicit)?.Value;
+            }
+        }
+
+        return only;
     }
 
     /// <summary>The operation of a node anywhere in the compilation (an attribute's argument in another file).</summary>

@@ -209,6 +209,8 @@ internal sealed class DurationEvaluator
                     : spanDefault is null ? null : EvaluateTicks(spanDefault, depth + 1, trace);
             case ILocalReferenceOperation local when _types.IsTimeSpan(local.Type):
                 return SingleAssignedValue(local.Local, operation) is { } value ? EvaluateTicks(value, depth + 1, trace) : null;
+            case IParameterReferenceOperation parameter when _types.IsTimeSpan(parameter.Type) && _declarations?.OnlyArgument(parameter.Parameter) is { } passed:
+                return EvaluateTicks(passed, depth + 1, trace);
             case IBinaryOperation binary:
                 return EvaluateTimeSpanArithmetic(binary, depth, trace);
             case IUnaryOperation { OperatorKind: UnaryOperatorKind.Minus } negation when _types.IsTimeSpan(negation.Type):
@@ -446,6 +448,8 @@ internal sealed class DurationEvaluator
                 return SingleAssignedValue(local.Local, operation) is { } value ? EvaluateNumber(value, depth + 1, trace) : null;
             case IParameterReferenceOperation parameter when _boundParameter is not null && SymbolEqualityComparer.Default.Equals(parameter.Parameter, _boundParameter):
                 return _boundValue;
+            case IParameterReferenceOperation parameter when _declarations?.OnlyArgument(parameter.Parameter) is { } passed:
+                return EvaluateNumber(passed, depth + 1, trace);
             case IFieldReferenceOperation { Field.IsConst: false } field when _declarations is not null && !_declarations.IsWrittenElsewhere(field.Field) && _declarations.InitialValue(field.Field) is { } declared:
                 return EvaluateNumber(declared, depth + 1, trace);
             case IPropertyReferenceOperation { Arguments.Length: 0 } property:
