@@ -205,6 +205,33 @@ public class ConfigurationValuesTests
         null,
         ("/0/appsettings.json", """{ "Http": { "TimeoutSeconds": 20 } }"""));
 
+    [Fact]
+    public Task A_standard_handler_bound_straight_from_a_section() => Verify<NestedTimeoutAnalyzer>.AnalyzerAsync(
+        """
+        using Microsoft.Extensions.Configuration;
+        using Microsoft.Extensions.DependencyInjection;
+
+        public static class Registration
+        {
+            public static void AddGateway(IServiceCollection services, IConfiguration configuration)
+            {
+                services.AddHttpClient("gateway").{|TB0008:AddStandardResilienceHandler(configuration.GetSection("Resilience"))|};
+                // The file sets nothing for this section: Microsoft's defaults, not reported.
+                services.AddHttpClient("other").AddStandardResilienceHandler(configuration.GetSection("Unset"));
+            }
+        }
+        """,
+        null,
+        ("/0/appsettings.json", """
+            {
+              "Resilience": {
+                "Retry": { "MaxRetryAttempts": 3, "Delay": "00:00:02", "BackoffType": "Exponential" },
+                "AttemptTimeout": { "Timeout": "00:00:15" },
+                "TotalRequestTimeout": { "Timeout": "00:01:00" }
+              }
+            }
+            """));
+
     [Theory]
     [InlineData("")]
     [InlineData("{")]

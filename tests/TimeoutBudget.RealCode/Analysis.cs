@@ -236,6 +236,10 @@ internal sealed class AnalyzerRunner
             all.Add(CSharpSyntaxTree.ParseText(text, options, directory + "/obj/GlobalUsings.g.cs"));
         }
 
-        return CSharpCompilation.Create(Path.GetFileName(directory), all, references, CompilationOptions);
+        // A program written with top-level statements is an executable (CS8805 otherwise, and its statements are never bound).
+        var hasTopLevelStatements = trees.Any(t => t.GetRoot() is Microsoft.CodeAnalysis.CSharp.Syntax.CompilationUnitSyntax unit
+            && unit.Members.OfType<Microsoft.CodeAnalysis.CSharp.Syntax.GlobalStatementSyntax>().Any());
+        return CSharpCompilation.Create(Path.GetFileName(directory), all, references,
+            hasTopLevelStatements ? CompilationOptions.WithOutputKind(OutputKind.ConsoleApplication) : CompilationOptions);
     }
 }

@@ -89,6 +89,16 @@ internal sealed class ConfigurationReads
         return found;
     }
 
+    /// <summary>
+    /// Options bound straight from a section (<c>AddStandardResilienceHandler(configuration.GetSection("Http"))</c>): what the file
+    /// sets at <paramref name="relativeKey"/> below that section.
+    /// </summary>
+    public ConfiguredValue? Under(IOperation section, string relativeKey) =>
+        IsActive && SectionPath(section, 0) is { } path ? _files.Find(Combine(path, relativeKey)) : null;
+
+    /// <summary>Whether the value is an <c>IConfigurationSection</c> (or any <c>IConfiguration</c>).</summary>
+    public bool IsConfigurationValue(IOperation value) => IsConfiguration(DurationEvaluator.SkipConversions(value).Type);
+
     /// <summary>The sections an instance of <paramref name="type"/> is bound from: its own bindings, or its parent's property's key.</summary>
     private IEnumerable<string> Sections(ITypeSymbol type, IOperation? instance, int depth)
     {

@@ -49,6 +49,27 @@ internal sealed class DurationEvaluator
 
     public Declarations? Declarations => _declarations;
 
+    /// <summary>The project's configuration files and reads, when it has any.</summary>
+    public ConfigurationReads? Configuration => _configuration;
+
+    /// <summary>A configuration file's text as a value of <paramref name="type"/>, as the binder converts it.</summary>
+    public static object? Convert(ConfiguredValue value, ITypeSymbol? type, IOperation source, KnownTypes types)
+    {
+        if (types.IsTimeSpan(type))
+        {
+            return ParseTimeSpan(value) is { } ticks && ticks >= System.Threading.Timeout.InfiniteTimeSpan.Ticks && ticks <= DurationText.MaxValue.Ticks
+                ? new Duration(TimeSpan.FromTicks((long)ticks), source, isMilliseconds: false, value)
+                : null;
+        }
+
+        if (type?.TypeKind == TypeKind.Enum)
+        {
+            return type.GetMembers().OfType<IFieldSymbol>().FirstOrDefault(f => f.HasConstantValue && string.Equals(f.Name, value.Text, StringComparison.OrdinalIgnoreCase))?.Name;
+        }
+
+        return type?.SpecialType is SpecialType.System_Int32 or SpecialType.System_Int64 or SpecialType.System_Double ? ParseNumber(value) : null;
+    }
+
     /// <summary>Evaluates a duration argument: a <see cref="TimeSpan"/>, or an integer count of milliseconds.</summary>
     public Duration? EvaluateArgument(IArgumentOperation? argument) =>
         argument is null || argument.ArgumentKind != ArgumentKind.Explicit ? null : EvaluateDurationOrMilliseconds(argument.Value);

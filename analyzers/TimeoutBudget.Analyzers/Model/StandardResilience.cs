@@ -154,6 +154,19 @@ internal static class StandardResilience
     private static Dictionary<string, WrittenValue> Written(IInvocationOperation handler, List<IInvocationOperation> invocations, TypeTimeoutModel model, INamedTypeSymbol? optionsType)
     {
         var written = new Dictionary<string, WrittenValue>(StringComparer.Ordinal);
+        if (optionsType is not null && model.Evaluator.Configuration is { } configuration
+            && handler.Arguments.FirstOrDefault(a => a.ArgumentKind == ArgumentKind.Explicit && a.Parameter?.Ordinal > 0 && configuration.IsConfigurationValue(a.Value)) is { } section)
+        {
+            // The options bound from a section: every member of the handler's options the file sets there.
+            foreach (var (path, type) in OptionMembers(optionsType, string.Empty, 0))
+            {
+                if (configuration.Under(section.Value, path.Replace('.', ':')) is { } value)
+                {
+                    written[path] = new WrittenValue(DurationEvaluator.Convert(value, type, section.Value, model.Types), section.Value);
+                }
+            }
+        }
+
         foreach (var (body, options) in ConfigureBodies(handler, invocations, model, optionsType))
         {
             foreach (var assignment in body.DescendantsAndSelf().OfType<ISimpleAssignmentOperation>().OrderBy(a => a.Syntax.SpanStart))
@@ -167,6 +180,35 @@ internal static class StandardResilience
         }
 
         return written;
+    }
+
+    /// <summary>The settable members of an options type and its nested options, as dotted paths (<c>Retry.Delay</c>).</summary>
+    private static IEnumerable<(string Path, ITypeSymbol Type)> OptionMembers(ITypeSymbol type, string prefix, int depth)
+    {
+        for (var current = type; current is not null && current.SpecialType != SpecialType.System_Object; current = current.BaseType)
+        {
+            foreach (var property in current.GetMembers().OfType<IPropertySymbol>())
+            {
+                if (property.IsStatic || property.IsIndexer || property.DeclaredAccessibility != Accessibility.Public)
+                {
+                    continue;
+                }
+
+                var path = prefix + property.Name;
+                var propertyType = property.Type is INamedTypeSymbol { OriginalDefinition.SpecialType: SpecialType.System_Nullable_T } nullable ? nullable.TypeArguments[0] : property.Type;
+                if (propertyType.TypeKind == TypeKind.Class && propertyType.SpecialType == SpecialType.None && depth < 3 && propertyType.Name.EndsWith("Options", StringComparison.Ordinal))
+                {
+                    foreach (var nested in OptionMembers(propertyType, path + ".", depth + 1))
+                    {
+                        yield return nested;
+                    }
+                }
+                else if (property.SetMethod is not null)
+                {
+                    yield return (path, propertyType);
+                }
+            }
+        }
     }
 
     private static IEnumerable<(IOperation Body, IParameterSymbol Options)> ConfigureBodies(IInvocationOperation handler, List<IInvocationOperation> invocations, TypeTimeoutModel model, INamedTypeSymbol? optionsType)
