@@ -232,6 +232,61 @@ public class ConfigurationValuesTests
             }
             """));
 
+    [Fact]
+    public Task A_polly_pipeline_from_nested_settings_bound_by_a_section_name_property() => MultiFile.AnalyzerAsync<NestedTimeoutAnalyzer>(
+        TestReferences.Net80WithPackages,
+        new[]
+        {
+            """
+            using Microsoft.Extensions.Configuration;
+            using Microsoft.Extensions.DependencyInjection;
+
+            public sealed class ResilienceSettings
+            {
+                public static string SectionName => "Resilience";
+
+                public RetrySettings Retry { get; set; } = new();
+
+                public int TotalSeconds { get; set; }
+
+                public int AttemptSeconds { get; set; }
+            }
+
+            public sealed class RetrySettings
+            {
+                public int Retries { get; set; }
+
+                public int DelaySeconds { get; set; }
+            }
+
+            public static class Registration
+            {
+                public static void AddSettings(IServiceCollection services, IConfiguration configuration) =>
+                    services.AddOptions<ResilienceSettings>().Bind(configuration.GetSection(ResilienceSettings.SectionName));
+            }
+            """,
+            """
+            using System;
+            using System.Net.Http;
+            using Polly;
+            using Polly.Retry;
+
+            public static class Pipelines
+            {
+                public static void Build(ResiliencePipelineBuilder<HttpResponseMessage> builder, ResilienceSettings settings) =>
+                    builder
+                        .AddTimeout(TimeSpan.FromSeconds(settings.TotalSeconds))
+                        .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+                        {
+                            MaxRetryAttempts = {|TB0008:settings.Retry.Retries|},
+                            Delay = TimeSpan.FromSeconds(settings.Retry.DelaySeconds),
+                        })
+                        .AddTimeout(TimeSpan.FromSeconds(settings.AttemptSeconds));
+            }
+            """,
+        },
+        ("/0/appsettings.json", """{ "Resilience": { "TotalSeconds": 30, "AttemptSeconds": 10, "Retry": { "Retries": 3, "DelaySeconds": 2 } } }"""));
+
     [Theory]
     [InlineData("")]
     [InlineData("{")]

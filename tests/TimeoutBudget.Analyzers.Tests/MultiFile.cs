@@ -23,7 +23,11 @@ public static class MultiFile
     public static Task AnalyzerAsync<TAnalyzer>(params string[] sources)
         where TAnalyzer : DiagnosticAnalyzer, new() => AnalyzerAsync<TAnalyzer>(TestReferences.Net80WithPackages, sources);
 
-    public static async Task AnalyzerAsync<TAnalyzer>(ReferenceAssemblies references, params string[] sources)
+    public static Task AnalyzerAsync<TAnalyzer>(ReferenceAssemblies references, params string[] sources)
+        where TAnalyzer : DiagnosticAnalyzer, new() => AnalyzerAsync<TAnalyzer>(references, sources, Array.Empty<(string, string)>());
+
+    /// <summary>Several sources with AdditionalFiles (appsettings.json) beside them.</summary>
+    public static async Task AnalyzerAsync<TAnalyzer>(ReferenceAssemblies references, string[] sources, params (string Path, string Text)[] additionalFiles)
         where TAnalyzer : DiagnosticAnalyzer, new()
     {
         await TestReferences.PrepareAsync(references);
@@ -31,6 +35,11 @@ public static class MultiFile
         for (var i = 0; i < sources.Length; i++)
         {
             test.TestState.Sources.Add(($"/0/File{i}.cs", sources[i]));
+        }
+
+        foreach (var file in additionalFiles)
+        {
+            test.TestState.AdditionalFiles.Add((file.Path, file.Text));
         }
 
         await test.RunAsync();

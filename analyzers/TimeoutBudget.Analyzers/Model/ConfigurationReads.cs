@@ -143,7 +143,7 @@ internal sealed class ConfigurationReads
                     sections.Add(config is null ? null : SectionPath(config.Value, 0));
                     break;
                 case "OptionsBuilderConfigurationExtensions" when method.Name == "BindConfiguration" && SameType(typeArgument, type):
-                    sections.Add(call.Arguments.FirstOrDefault(a => a.Parameter?.Name == "configSectionPath")?.Value.ConstantValue.Value as string);
+                    sections.Add(call.Arguments.FirstOrDefault(a => a.Parameter?.Name == "configSectionPath")?.Value is { } sectionPath ? Text(sectionPath) : null);
                     break;
                 case "ConfigurationBinder" when method.Name == "Get" && SameType(typeArgument, type):
                     sections.Add(Receiver(call) is { } got ? SectionPath(got, 0) : null);
@@ -172,7 +172,7 @@ internal sealed class ConfigurationReads
         switch (operation)
         {
             case IPropertyReferenceOperation { Property.IsIndexer: true, Arguments.Length: 1 } indexer when IsConfiguration(indexer.Property.ContainingType)
-                && indexer.Instance is { } instance && indexer.Arguments[0].Value.ConstantValue.Value is string key:
+                && indexer.Instance is { } instance && Text(indexer.Arguments[0].Value) is { } key:
                 return SectionPath(instance, depth + 1) is { } section ? Combine(section, key) : null;
             case IPropertyReferenceOperation { Property.Name: "Value", Instance: { } valueOf } when IsSection(valueOf.Type):
                 return SectionPath(valueOf, depth + 1);
@@ -209,8 +209,27 @@ internal sealed class ConfigurationReads
         }
     }
 
-    private static string? Key(IInvocationOperation call) =>
-        call.Arguments.FirstOrDefault(a => a.Parameter?.Name == "key")?.Value.ConstantValue.Value as string;
+    private string? Key(IInvocationOperation call) =>
+        call.Arguments.FirstOrDefault(a => a.Parameter?.Name == "key")?.Value is { } key ? Text(key) : null;
+
+    /// <summary>A key written as a constant, or as a static member that returns one (<c>public static string SectionName => "Resilience"</c>).</summary>
+    private string? Text(IOperation operation)
+    {
+        if (operation.ConstantValue.Value is string constant)
+        {
+            return constant;
+        }
+
+        var member = DurationEvaluator.SkipConversions(operation) switch
+        {
+            IPropertyReferenceOperation { Property.IsStatic: true } property => (ISymbol)property.Property,
+            IFieldReferenceOperation { Field.IsStatic: true, Field.IsReadOnly: true } field => field.Field,
+            _ => null,
+        };
+        return member is not null && !(member is IPropertySymbol { SetMethod: not null } && _declarations.IsWrittenElsewhere(member))
+            ? _declarations.InitialValue(member)?.ConstantValue.Value as string
+            : null;
+    }
 
     private static IOperation? Receiver(IInvocationOperation call) => Roots.Receiver(call);
 
