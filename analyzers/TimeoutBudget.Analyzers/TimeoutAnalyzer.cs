@@ -52,7 +52,7 @@ public class TimeoutAnalyzer : DiagnosticAnalyzer
                 return;
             }
 
-            start.RegisterSymbolStartAction(symbolStart => Collect(symbolStart, new TypeTimeoutModel(facts.Types, facts.Evaluator, facts.RequestTimeouts), rules), SymbolKind.NamedType);
+            start.RegisterSymbolStartAction(symbolStart => Collect(symbolStart, new TypeTimeoutModel(facts.Types, facts.Evaluator, facts.RequestTimeouts, facts.NamedClients), rules), SymbolKind.NamedType);
         });
     }
 

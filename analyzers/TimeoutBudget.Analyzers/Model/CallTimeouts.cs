@@ -76,6 +76,13 @@ internal static class CallTimeouts
             {
                 yield return new InnerTimeout(timeout, $"HttpClient.Timeout of '{name}'", retries: null);
             }
+            else if (root is ILocalSymbol local && DurationEvaluator.SingleAssignedValue(local, call) is { } created
+                && DurationEvaluator.SkipConversions(created) is IInvocationOperation createClient
+                && model.NamedClients?.TimeoutOf(createClient) is { } registered)
+            {
+                var clientName = createClient.Arguments.FirstOrDefault(a => a.Parameter?.Name == "name")?.Value.ConstantValue.Value as string;
+                yield return new InnerTimeout(registered, $"HttpClient.Timeout of '{name}' (the client '{clientName}' registered with AddHttpClient)", retries: null);
+            }
 
             yield break;
         }

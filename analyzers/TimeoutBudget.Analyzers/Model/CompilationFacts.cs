@@ -19,7 +19,10 @@ internal sealed class CompilationFacts
         var files = ConfigurationFiles.Read(compilation, options, cancellationToken);
         Evaluator = new DurationEvaluator(Types, declarations, files.IsEmpty ? null : new ConfigurationReads(compilation, files, declarations));
         RequestTimeouts = RequestTimeouts.Create(compilation, declarations, Evaluator);
+        NamedClients = new NamedClients(declarations, Evaluator);
     }
+
+    public NamedClients NamedClients { get; }
 
     /// <summary>ASP.NET Core request timeouts, when the compilation can have any.</summary>
     public RequestTimeouts? RequestTimeouts { get; }

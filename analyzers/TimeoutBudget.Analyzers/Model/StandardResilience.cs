@@ -367,7 +367,7 @@ internal static class StandardResilience
         || (left.Name is not null && left.Name == right.Name);
 
     /// <summary>The constant name given to <c>AddHttpClient(name, …)</c>.</summary>
-    private static string? ClientName(IInvocationOperation addHttpClient)
+    internal static string? ClientName(IInvocationOperation addHttpClient)
     {
         foreach (var argument in addHttpClient.Arguments)
         {
@@ -422,7 +422,7 @@ internal static class StandardResilience
     }
 
     /// <summary>The call made on this call's result in a fluent chain: <c>x.AddStandardResilienceHandler(…).Configure(…)</c>.</summary>
-    private static IInvocationOperation? NextInChain(IInvocationOperation invocation)
+    internal static IInvocationOperation? NextInChain(IInvocationOperation invocation)
     {
         IOperation current = invocation;
         while (current.Parent is IConversionOperation conversion)

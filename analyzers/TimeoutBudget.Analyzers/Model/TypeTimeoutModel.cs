@@ -20,12 +20,15 @@ internal sealed class TypeTimeoutModel
     private ConcurrentDictionary<object, ConcurrentQueue<IOperation>>? _storedValues;
     private ConcurrentDictionary<object, bool>? _cancelledSources;
 
-    public TypeTimeoutModel(KnownTypes types, DurationEvaluator evaluator, RequestTimeouts? requestTimeouts = null)
+    public TypeTimeoutModel(KnownTypes types, DurationEvaluator evaluator, RequestTimeouts? requestTimeouts = null, NamedClients? namedClients = null)
     {
         Types = types;
         Evaluator = evaluator;
         RequestTimeouts = requestTimeouts;
+        NamedClients = namedClients;
     }
+
+    public NamedClients? NamedClients { get; }
 
     public RequestTimeouts? RequestTimeouts { get; }
 
