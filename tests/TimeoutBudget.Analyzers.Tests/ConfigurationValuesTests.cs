@@ -276,11 +276,11 @@ public class ConfigurationValuesTests
                 public static void Build(ResiliencePipelineBuilder<HttpResponseMessage> builder, ResilienceSettings settings) =>
                     builder
                         .AddTimeout(TimeSpan.FromSeconds(settings.TotalSeconds))
-                        .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+                        .{|TB0008:AddRetry(new RetryStrategyOptions<HttpResponseMessage>
                         {
-                            MaxRetryAttempts = {|TB0008:settings.Retry.Retries|},
+                            MaxRetryAttempts = settings.Retry.Retries,
                             Delay = TimeSpan.FromSeconds(settings.Retry.DelaySeconds),
-                        })
+                        })|}
                         .AddTimeout(TimeSpan.FromSeconds(settings.AttemptSeconds));
             }
             """,

@@ -14,7 +14,7 @@ public class RetryScheduleDoesNotFitTests
         {
             public ResiliencePipeline Create() => new ResiliencePipelineBuilder()
                 .AddTimeout(TimeSpan.FromSeconds(30))
-                .AddRetry(new RetryStrategyOptions { MaxRetryAttempts = {|TB0002:3|}, Delay = TimeSpan.FromSeconds(1), BackoffType = DelayBackoffType.Exponential })
+                .{|TB0002:AddRetry(new RetryStrategyOptions { MaxRetryAttempts = 3, Delay = TimeSpan.FromSeconds(1), BackoffType = DelayBackoffType.Exponential })|}
                 .AddTimeout(TimeSpan.FromSeconds(10))
                 .Build();
         }
@@ -30,7 +30,7 @@ public class RetryScheduleDoesNotFitTests
         {
             public ResiliencePipeline Create() => new ResiliencePipelineBuilder()
                 .AddTimeout(TimeSpan.FromSeconds(10))
-                .AddRetry(new RetryStrategyOptions { MaxRetryAttempts = {|TB0002:1|}, Delay = TimeSpan.FromSeconds(3) })
+                .{|TB0002:AddRetry(new RetryStrategyOptions { MaxRetryAttempts = 1, Delay = TimeSpan.FromSeconds(3) })|}
                 .AddTimeout(TimeSpan.FromSeconds(8))
                 .Build();
         }
@@ -48,7 +48,7 @@ public class RetryScheduleDoesNotFitTests
             public void Configure(IServiceCollection services) =>
                 services.AddHttpClient("api").AddResilienceHandler("api-pipeline", pipeline => pipeline
                     .AddTimeout(TimeSpan.FromSeconds(30))
-                    .AddRetry(new HttpRetryStrategyOptions { MaxRetryAttempts = {|TB0002:2|}, Delay = TimeSpan.FromSeconds(1) })
+                    .{|TB0002:AddRetry(new HttpRetryStrategyOptions { MaxRetryAttempts = 2, Delay = TimeSpan.FromSeconds(1) })|}
                     .AddTimeout(TimeSpan.FromSeconds(10)));
         }
         """);

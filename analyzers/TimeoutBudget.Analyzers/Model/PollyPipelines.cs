@@ -88,7 +88,7 @@ internal static class PollyPipelines
         var exponentialByDefault = Roots.TypeOf(options!)?.Name == "HttpRetryStrategyOptions";
         var schedule = Schedule(model, options!, string.Empty, (int)retries, exponentialByDefault);
         return schedule is not null
-            && Comparison.ScheduleDoesNotFit(schedule, attempt, outer, $"The retry schedule (MaxRetryAttempts = {retries})", "the outer timeout strategy", written.Source, sink);
+            && Comparison.ScheduleDoesNotFit(schedule, attempt, outer, $"The retry schedule (MaxRetryAttempts = {retries})", "the outer timeout strategy", retry, sink);
     }
 
     /// <summary>A schedule from written retry options; unwritten delay and backoff take the library's defaults.</summary>
