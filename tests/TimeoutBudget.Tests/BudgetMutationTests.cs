@@ -191,6 +191,8 @@ public sealed class BudgetMutationTests
         Assert.Null(result.ExpiredLayer);
         Assert.Equal(TimeSpan.FromSeconds(1), result.Elapsed);
 
+        // Ended first: a root opened inside the expired one would end with it.
+        root.Dispose();
         using var second = Budget.Start("api2", TimeSpan.FromSeconds(1), _options);
         var expired = await second.TryRunAsync<int>(token =>
         {
@@ -465,7 +467,7 @@ public sealed class BudgetMutationTests
 
         var report = Assert.Single(_misaligned);
         Assert.Equal(
-            "sdk requested 9 s but wait has 10 s left (reserve 2 s, margin 400 ms); inner timeouts must expire before the outer ones that contain them; sdk was opened as a separate root, so it keeps running after wait gives up.",
+            "sdk requested 9 s but wait has 10 s left (reserve 2 s, margin 400 ms); inner timeouts must expire before the outer ones that contain them; sdk was opened as a separate root (Budget.Start), so it is cancelled when wait ends and its own timeout never fires (open it with Budget.Enter or wait.Child to nest it).",
             report.Message);
         Assert.Equal("sdk", report.Path);
         Assert.Equal("wait", report.ParentPath);
@@ -486,11 +488,11 @@ public sealed class BudgetMutationTests
         Assert.Equal(TimeSpan.FromSeconds(5), inversion.InnerRemaining);
         Assert.Equal(sdk.Deadline, inversion.InnerDeadline);
         Assert.Equal(wait.Deadline, inversion.OuterDeadline);
-        Assert.Equal("wait expired while sdk, which should have expired first, was still armed with 5 s left; its work outlives the layer waiting for it.", inversion.Message);
+        Assert.Equal("wait expired while sdk, which should have expired first, was still armed with 5 s left; sdk was cancelled with it, so its own timeout never fired.", inversion.Message);
     }
 
     [Fact]
-    public void The_enclosing_budget_cancelled_by_its_caller_is_no_inversion()
+    public void The_enclosing_budget_cancelled_by_its_caller_is_no_inversion_and_cancels_the_inner_root_as_the_callers()
     {
         using var caller = new CancellationTokenSource();
         using var wait = Budget.Start("wait", TimeSpan.FromSeconds(10), _options, caller.Token);
@@ -500,7 +502,8 @@ public sealed class BudgetMutationTests
 
         Assert.True(wait.Token.IsCancellationRequested);
         Assert.Empty(_inverted);
-        Assert.False(sdk.Token.IsCancellationRequested);
+        Assert.True(sdk.Token.IsCancellationRequested);
+        Assert.Equal("wait", Assert.Throws<BudgetCancelledException>(sdk.ThrowIfExpired).Path);
     }
 
     [Fact]
@@ -528,11 +531,13 @@ public sealed class BudgetMutationTests
         using var sdk = Budget.Start("sdk", TimeSpan.FromSeconds(10), options);
         clock.Advance(TimeSpan.FromSeconds(10));
 
-        // Only the enclosing budget's timer has fired so far.
+        // Only the enclosing budget's timer has fired so far: the inner root ends with it, and as its own deadline has
+        // passed too, it is named as the layer that ran out.
         clock.Fire(0);
         Assert.True(wait.Token.IsCancellationRequested);
-        Assert.False(sdk.Token.IsCancellationRequested);
+        Assert.True(sdk.Token.IsCancellationRequested);
         Assert.Empty(inverted);
+        Assert.Equal("sdk", Assert.Throws<BudgetExhaustedException>(sdk.ThrowIfExpired).Path);
     }
 
     [Fact]

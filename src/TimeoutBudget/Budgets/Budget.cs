@@ -10,7 +10,8 @@ namespace TimeoutBudget;
 /// and dispose each when its layer ends. While open, a budget is <see cref="Current"/> on its async flow; disposing it
 /// restores the previous one.</para>
 /// <para>A child's deadline is never later than its parent's deadline minus the margin (and the parent's reserve), and its
-/// <see cref="Token"/> cancels at its own deadline, when its parent's token does, or when the caller's token does.</para>
+/// <see cref="Token"/> cancels at its own deadline, when its parent's token does, or when the caller's token does. A root
+/// opened while another budget is <see cref="Current"/> is also cancelled when that budget ends.</para>
 /// </remarks>
 public sealed class Budget : IDisposable
 {
@@ -94,6 +95,9 @@ public sealed class Budget : IDisposable
         Expired,
         Parent,
         Caller,
+
+        // The budget that was Current when this root opened ended (expired or cancelled): the root ends with it.
+        Enclosing,
 
         // Disposed before anything cancelled it: no cause can be recorded any more, so its source may be reused.
         Closed,
@@ -244,9 +248,14 @@ public sealed class Budget : IDisposable
     /// <exception cref="ArgumentException">The layer name is empty or invalid, the timeout is negative, or the options are invalid.</exception>
     /// <exception cref="BudgetMisalignedException">In <see cref="BudgetMode.Strict"/>, the root is opened inside another budget that has less time left.</exception>
     /// <remarks>
-    /// A root opened while another budget is <see cref="Current"/> is not clamped by it — it models a timeout that lives
-    /// elsewhere, such as an SDK's — but a longer one is reported as misaligned, and if the enclosing budget expires while
-    /// this one is still armed, as an inversion.
+    /// <para>A root opened while another budget is <see cref="Current"/> never outlives it: when the enclosing budget expires
+    /// or is cancelled, so is this one, and its work's failure names the enclosing layer (a
+    /// <see cref="BudgetExhaustedException"/> for its expiry, a <see cref="BudgetCancelledException"/> for its caller's
+    /// cancellation). It is not clamped — it models a timeout that lives elsewhere, such as an SDK's — but a longer one is
+    /// reported as misaligned (or refused in <see cref="BudgetMode.Strict"/>), and if the enclosing budget expires while
+    /// this one is still armed, as an inversion.</para>
+    /// <para>To open an inner layer, use <see cref="Enter"/> or <see cref="Child(string, TimeSpan)"/>: they are clamped to
+    /// what the enclosing budget has left and expire before it.</para>
     /// </remarks>
     public static Budget Start(string layer, TimeSpan timeout, BudgetOptions? options = null, CancellationToken cancellationToken = default) =>
         OpenRoot(layer, timeout, timeout, options, plan: null, cancellationToken);
@@ -682,7 +691,7 @@ public sealed class Budget : IDisposable
             CancelWith(Cause.Expired);
         }
 
-        for (var budget = this; budget is not null; budget = budget.Parent)
+        for (var budget = this; budget is not null; budget = budget.Outer)
         {
             switch ((Cause)Volatile.Read(ref budget._cause))
             {
@@ -691,7 +700,7 @@ public sealed class Budget : IDisposable
                     return new BudgetExhaustedException(innermost.Layer, innermost.Path, innermost.Allotted, innermost.Elapsed, Describe(innermost), innerException);
                 case Cause.Caller:
                     return new BudgetCancelledException(budget.Layer, budget.Path, budget.Elapsed, budget.Remaining, Token, innerException);
-                case Cause.Parent:
+                case Cause.Parent or Cause.Enclosing:
                     continue;
                 default:
                     // The parent cancelled us, but its own cause is not recorded yet (a race with its timer): trust its clock.
@@ -708,10 +717,16 @@ public sealed class Budget : IDisposable
         return new BudgetCancelledException(Layer, Path, Elapsed, Remaining, Token, innerException);
     }
 
+    /// <summary>
+    /// The budget this one ends with: its parent, or for a root opened inside another budget, that enclosing budget once
+    /// it has ended this root (so attribution follows the cancellation to the layer that really ran out).
+    /// </summary>
+    private Budget? Outer => Parent ?? ((Cause)Volatile.Read(ref _cause) == Cause.Enclosing ? _extras?.Enclosing : null);
+
     /// <summary>Of the budgets from this one up to <paramref name="expired"/>, the innermost whose deadline has passed by the clock.</summary>
     private Budget InnermostExpired(Budget expired)
     {
-        for (var budget = this; budget is not null && budget != expired; budget = budget.Parent)
+        for (var budget = this; budget is not null && budget != expired; budget = budget.Outer)
         {
             if (budget.IsExpired)
             {
@@ -779,15 +794,25 @@ public sealed class Budget : IDisposable
         }
     }
 
+    /// <summary>
+    /// The budget that was <see cref="Current"/> when this root opened has ended. A root opened inside another budget never
+    /// outlives it: it is cancelled too, and attributed to the enclosing budget's cause. If the enclosing budget expired
+    /// while this one, which should have expired first, was still armed, that is reported as an inversion.
+    /// </summary>
     private void OnEnclosingCancelled()
     {
         var outer = _extras!.Enclosing!;
-        if (IsDisposed || (Cause)Volatile.Read(ref _cause) != Cause.None || !outer.IsExpired || _deadlineTimestamp <= outer._deadlineTimestamp)
+        if (IsDisposed || (Cause)Volatile.Read(ref _cause) != Cause.None)
         {
             return;
         }
 
-        BudgetTelemetry.ReportInverted(_options, new BudgetInversion(Path, outer.Path, Remaining, Deadline, outer.Deadline));
+        if (outer.IsExpired && _deadlineTimestamp > outer._deadlineTimestamp)
+        {
+            BudgetTelemetry.ReportInverted(_options, new BudgetInversion(Path, outer.Path, Remaining, Deadline, outer.Deadline));
+        }
+
+        CancelWith(Cause.Enclosing);
     }
 
     private bool CancelWith(Cause cause)
