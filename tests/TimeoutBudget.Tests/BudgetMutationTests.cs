@@ -373,7 +373,7 @@ public sealed class BudgetMutationTests
     }
 
     [Fact]
-    public void A_timer_may_fire_up_to_a_twentieth_of_a_short_allotment_early()
+    public void A_timer_firing_early_by_any_amount_is_rearmed_so_the_token_never_cancels_before_the_deadline()
     {
         var clock = new HandFiredClock();
         using var root = Budget.Start("api", TimeSpan.FromMilliseconds(40), new BudgetOptions { TimeProvider = clock });
@@ -383,14 +383,20 @@ public sealed class BudgetMutationTests
         Assert.False(root.Token.IsCancellationRequested);
         Assert.Equal(TimeSpan.FromMilliseconds(3), clock.LastDue);
 
-        clock.Advance(TimeSpan.FromMilliseconds(1));
+        clock.Advance(TimeSpan.FromMilliseconds(2.5));
+        clock.FireAll();
+        Assert.False(root.Token.IsCancellationRequested, "half a millisecond early is still early");
+        Assert.False(root.IsExpired);
+        Assert.Equal(TimeSpan.FromMilliseconds(1), clock.LastDue);
+
+        clock.Advance(TimeSpan.FromMilliseconds(0.5));
         clock.FireAll();
         Assert.True(root.Token.IsCancellationRequested);
         Assert.True(root.IsExpired);
     }
 
     [Fact]
-    public void A_timer_exactly_5_ms_early_is_the_deadline_and_a_longer_wait_is_rounded_up_to_whole_milliseconds()
+    public void A_timer_5_ms_early_is_not_the_deadline_and_the_wait_for_the_rest_is_rounded_up_to_whole_milliseconds()
     {
         var clock = new HandFiredClock();
         using var early = Budget.Start("early", TimeSpan.FromMinutes(1), new BudgetOptions { TimeProvider = clock });
@@ -400,6 +406,12 @@ public sealed class BudgetMutationTests
         Assert.Equal(TimeSpan.FromMilliseconds(11), clock.LastDue);
 
         clock.Advance(TimeSpan.FromMilliseconds(5.5));
+        clock.FireAll();
+        Assert.False(early.Token.IsCancellationRequested);
+        Assert.Equal(TimeSpan.FromMilliseconds(5), early.Remaining);
+        Assert.Equal(TimeSpan.FromMilliseconds(5), clock.LastDue);
+
+        clock.Advance(TimeSpan.FromMilliseconds(5));
         clock.FireAll();
         Assert.True(early.Token.IsCancellationRequested);
         Assert.Equal(TimeSpan.Zero, early.Remaining);

@@ -17,10 +17,6 @@ public sealed class Budget : IDisposable
 {
     private static readonly AsyncLocal<Budget?> Ambient = new();
 
-    // How early a system timer may fire by the precise clock and still count as on time: its millisecond truncation plus one
-    // tick of its coarse clock.
-    private static readonly TimeSpan EarlyFireTolerance = TimeSpan.FromMilliseconds(5);
-
     // The hot fields only: everything a budget rarely needs lives in Extras, so opening a child allocates one small object.
     private readonly BudgetOptions _options;
     private readonly TimeProvider _time;
@@ -33,6 +29,7 @@ public sealed class Budget : IDisposable
     private CancellationTokenRegistration _parentLink;
     private CancellationTokenRegistration _callerLink;
     private int _cause;
+    private int _cancelCompleted;
     private int _disposed;
     private int _activeScopes = 1;
     private readonly bool _ambient;
@@ -188,13 +185,18 @@ public sealed class Budget : IDisposable
     }
 
     /// <summary>
-    /// Whether the budget has expired: its deadline has passed by the clock (even before the timer fires), or its timer
-    /// fired, which a system timer may do a moment early (it counts whole milliseconds on a coarse clock): at most 5 ms, and
-    /// never more than a twentieth of the allotment. Once true, it stays true and <see cref="Remaining"/> is zero.
+    /// Whether the budget has expired: its <see cref="Deadline"/> has passed by the budget's clock, even before its timer
+    /// fires. The timer never expires a budget earlier: a system timer that fires a moment early (it counts whole
+    /// milliseconds on a coarse clock) is re-armed for the rest. Once true, it stays true and <see cref="Remaining"/> is zero.
     /// </summary>
     public bool IsExpired => _time.GetTimestamp() >= _deadlineTimestamp || (Cause)Volatile.Read(ref _cause) == Cause.Expired;
 
-    /// <summary>Cancels at this budget's deadline, when its parent's token cancels, or when the caller's token does.</summary>
+    /// <summary>
+    /// Cancels at this budget's deadline (never before it: when it cancels for the deadline, <see cref="IsExpired"/> is
+    /// already true), when its parent's token cancels, when the caller's token does, or, for a root opened inside another
+    /// budget, when that budget ends. A token cancelled for any of the other reasons can be cancelled while
+    /// <see cref="IsExpired"/> is still false; <see cref="ThrowIfExpired"/> says whose deadline or whose caller it was.
+    /// </summary>
     /// <remarks>
     /// With <see cref="BudgetOptions.ReuseTokenSources"/> (the default) the source behind a budget that ends cleanly is
     /// reused: do not use the token after disposing the budget.
@@ -521,16 +523,31 @@ public sealed class Budget : IDisposable
                 TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
 
+        T value;
         try
         {
-            var value = await task.WaitAsync(Token).ConfigureAwait(false);
-            BudgetTelemetry.RecordOutcome(this, BudgetOutcome.Completed, null);
-            return new BudgetResult<T>(BudgetOutcome.Completed, value, null, null, _time.GetElapsedTime(started));
+            value = await task.WaitAsync(Token).ConfigureAwait(false);
         }
         catch (Exception exception)
         {
+            if (Token.IsCancellationRequested)
+            {
+                // Woken by our own cancellation, possibly inside it: report only once it has reached every child, and
+                // never from inside it.
+                await WhenCancelCompleted().ConfigureAwait(false);
+            }
+
             return Record<T>(Classify(exception), started);
         }
+
+        if (Token.IsCancellationRequested)
+        {
+            // The work finished as our token cancelled (perhaps inside that cancellation): the same rule.
+            await WhenCancelCompleted().ConfigureAwait(false);
+        }
+
+        BudgetTelemetry.RecordOutcome(this, BudgetOutcome.Completed, null);
+        return new BudgetResult<T>(BudgetOutcome.Completed, value, null, null, _time.GetElapsedTime(started));
     }
 
     /// <summary>Ends this layer: restores the previous <see cref="Current"/>, unlinks from the parent and caller, stops the timer.</summary>
@@ -764,13 +781,12 @@ public sealed class Budget : IDisposable
     internal void OnTimer()
     {
         var now = _time.GetTimestamp();
-        var early = now >= _deadlineTimestamp ? TimeSpan.Zero : _time.GetElapsedTime(now, _deadlineTimestamp);
-        // Timers count whole milliseconds on a coarser clock than ours (4 ms ticks on Linux) and may fire a moment early, as
-        // every .NET timeout does. Within that moment it is the deadline (IsExpired and Remaining agree from then on);
-        // earlier, or for a budget too short for such a moment to be a small error, wait out the remainder instead.
-        var tolerance = Allotted / 20 < EarlyFireTolerance ? Allotted / 20 : EarlyFireTolerance;
-        if (early > tolerance && (Cause)Volatile.Read(ref _cause) == Cause.None)
+        // Timers count whole milliseconds on a coarser clock than ours (4 ms ticks on Linux) and may fire a moment early.
+        // The token never cancels before the deadline: wait out the remainder, however little, so that Token, IsExpired,
+        // Remaining and Deadline always agree.
+        if (now < _deadlineTimestamp && (Cause)Volatile.Read(ref _cause) == Cause.None)
         {
+            var early = _time.GetElapsedTime(now, _deadlineTimestamp);
             try
             {
                 _lease.Timer.Change(TimeSpan.FromMilliseconds(Math.Ceiling(early.TotalMilliseconds)), Timeout.InfiniteTimeSpan);
@@ -824,14 +840,47 @@ public sealed class Budget : IDisposable
 
         try
         {
+            // Runs every registration on the token synchronously, children's links included: each child, and each of its
+            // children, is cancelled before this call returns.
             _lease.Source.Cancel();
         }
         catch (ObjectDisposedException)
         {
             // Disposed concurrently: nobody is left to observe the token.
         }
+        finally
+        {
+            // Only now may runs waiting on this budget report its outcome (see WhenCancelCompleted).
+            Interlocked.Exchange(ref _cancelCompleted, 1);
+            Volatile.Read(ref _extras)?.CancelCompleted?.TrySetResult();
+        }
 
         return true;
+    }
+
+    /// <summary>
+    /// Completes once the cancellation of this budget's token has run to its end — every child cancelled — and never
+    /// inline in it: a run that woke up inside <see cref="CancellationTokenSource.Cancel()"/> (on the timer's or the
+    /// caller's thread) continues on the thread pool from here, so user code never runs inside our cancellation callbacks
+    /// and never sees this budget's outcome before its children have been cancelled.
+    /// </summary>
+    private Task WhenCancelCompleted()
+    {
+        if (Volatile.Read(ref _cancelCompleted) != 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        var extras = GetExtras();
+        var completed = extras.CancelCompleted
+            ?? Interlocked.CompareExchange(ref extras.CancelCompleted, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), null)
+            ?? extras.CancelCompleted;
+        if (Interlocked.CompareExchange(ref _cancelCompleted, 1, 1) != 0)
+        {
+            completed.TrySetResult();
+        }
+
+        return completed.Task;
     }
 
     private static long ToTimestampTicks(TimeSpan duration, TimeProvider time, bool roundUp)
@@ -866,5 +915,6 @@ public sealed class Budget : IDisposable
         public string? Path;
         public object? Tag;
         public BudgetMonitor.Entry? MonitorEntry;
+        public TaskCompletionSource? CancelCompleted;
     }
 }
