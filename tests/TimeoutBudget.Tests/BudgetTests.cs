@@ -261,7 +261,7 @@ public sealed class BudgetTests
         Assert.Throws<ArgumentOutOfRangeException>(() => Budget.Start("a", TimeSpan.FromSeconds(-1), _options));
         Assert.Throws<ArgumentException>(() => Budget.Start("", TimeSpan.FromSeconds(1), _options));
         Assert.Throws<ArgumentException>(() => Budget.Start("a/b", TimeSpan.FromSeconds(1), _options));
-        Assert.Throws<ArgumentException>(() => Budget.Start(null!, TimeSpan.FromSeconds(1), _options));
+        Assert.Equal("layer", Assert.Throws<ArgumentNullException>(() => Budget.Start(null!, TimeSpan.FromSeconds(1), _options)).ParamName);
         Assert.Throws<ArgumentException>(() => Budget.Start("a", TimeSpan.FromSeconds(1), new BudgetOptions { MaxTimeout = TimeSpan.FromDays(400) }));
         Assert.Throws<ArgumentException>(() => Budget.Start("a", TimeSpan.FromSeconds(1), new BudgetOptions { TimeProvider = null! }));
         Assert.Throws<ArgumentException>(() => Budget.Start("a", TimeSpan.FromSeconds(1), new BudgetOptions { Reserve = TimeSpan.FromDays(2) }));

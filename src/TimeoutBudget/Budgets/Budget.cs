@@ -247,6 +247,7 @@ public sealed class Budget : IDisposable
     /// <param name="options">Shared settings; <see cref="BudgetOptions.Default"/> when null.</param>
     /// <param name="cancellationToken">The caller's token.</param>
     /// <returns>The budget, now <see cref="Current"/>.</returns>
+    /// <exception cref="ArgumentNullException">The layer name is null.</exception>
     /// <exception cref="ArgumentException">The layer name is empty or invalid, the timeout is negative, or the options are invalid.</exception>
     /// <exception cref="BudgetMisalignedException">In <see cref="BudgetMode.Strict"/>, the root is opened inside another budget that has less time left.</exception>
     /// <remarks>
@@ -428,10 +429,12 @@ public sealed class Budget : IDisposable
     /// <returns>A task that completes when the work completes.</returns>
     /// <exception cref="BudgetExhaustedException">A deadline passed, before or during the work.</exception>
     /// <exception cref="BudgetCancelledException">The caller cancelled.</exception>
+    /// <exception cref="ObjectDisposedException">This budget has been disposed: its layer has ended, so no work may start under it.</exception>
     /// <remarks>Any other exception is the work's own and is rethrown as it was: a failure is never reported as a timeout.</remarks>
     public async Task RunAsync(Func<CancellationToken, Task> work)
     {
         ArgumentNullException.ThrowIfNull(work);
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
         await RunAsync<bool>(async token =>
         {
             await work(token).ConfigureAwait(false);
@@ -443,6 +446,8 @@ public sealed class Budget : IDisposable
     /// <typeparam name="T">The work's result.</typeparam>
     public async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> work)
     {
+        ArgumentNullException.ThrowIfNull(work);
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
         var result = await TryRunAsync(work).ConfigureAwait(false);
         if (result.Outcome == BudgetOutcome.Completed)
         {
@@ -460,9 +465,11 @@ public sealed class Budget : IDisposable
     /// <param name="work">The work; receives <see cref="Token"/>.</param>
     /// <typeparam name="T">The work's result.</typeparam>
     /// <returns>The outcome; never throws for the work's sake.</returns>
+    /// <exception cref="ObjectDisposedException">This budget has been disposed: its layer has ended, so no work may start under it.</exception>
     public async Task<BudgetResult<T>> TryRunAsync<T>(Func<CancellationToken, Task<T>> work)
     {
         ArgumentNullException.ThrowIfNull(work);
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
         return await TryRunAsync(static (run, token) => new ValueTask<T>(run(token)), work).ConfigureAwait(false);
     }
 
@@ -476,9 +483,11 @@ public sealed class Budget : IDisposable
     /// <typeparam name="TState">The state's type.</typeparam>
     /// <typeparam name="T">The work's result.</typeparam>
     /// <returns>The outcome; never throws for the work's sake.</returns>
+    /// <exception cref="ObjectDisposedException">This budget has been disposed: its layer has ended, so no work may start under it.</exception>
     public ValueTask<BudgetResult<T>> TryRunAsync<TState, T>(Func<TState, CancellationToken, ValueTask<T>> work, TState state)
     {
         ArgumentNullException.ThrowIfNull(work);
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
         var started = _time.GetTimestamp();
         if (started >= _deadlineTimestamp || (Cause)Volatile.Read(ref _cause) is not (Cause.None or Cause.Closed))
         {
@@ -592,6 +601,7 @@ public sealed class Budget : IDisposable
 
     internal static Budget OpenRoot(string layer, TimeSpan requested, TimeSpan timeout, BudgetOptions? options, BudgetPlanNode? plan, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(layer);
         LayerPath.ThrowIfInvalid(layer, nameof(layer));
         CheckTimeout(layer, timeout);
         options ??= BudgetOptions.Default;
@@ -631,6 +641,7 @@ public sealed class Budget : IDisposable
 
     private Budget OpenChild(string layer, TimeSpan timeout, TimeSpan reserve, BudgetPlanNode? plan, bool ambient, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(layer);
         LayerPath.ThrowIfInvalid(layer, nameof(layer));
         CheckTimeout(layer, timeout);
         if (reserve < TimeSpan.Zero)
