@@ -7,8 +7,9 @@ using TimeoutBudget.Analyzers.Model;
 namespace TimeoutBudget.Analyzers;
 
 /// <summary>
-/// TB0006: this library's own API used against itself — a constant child budget that cannot fit its constant parent, and a
-/// cancellable call inside a budget scope that does not receive the budget's token (so it outlives the budget).
+/// TB0006: this library's own API used against itself — a constant child budget that cannot fit its constant parent, a
+/// cancellable call inside a budget scope that does not receive the budget's token (so it outlives the budget), and
+/// <c>Budget.Start</c> inside the scope of an open budget (a separate root where a nested layer was meant).
 /// </summary>
 internal static class BudgetMisuseRule
 {
@@ -16,8 +17,20 @@ internal static class BudgetMisuseRule
     {
         var types = model.Types;
         var scopes = new List<(ILocalSymbol Budget, IOperation Block, int Start)>();
+        var ambient = new List<(string Name, IInvocationOperation Opened, IOperation Scope, int Start)>();
+        var starts = new List<IInvocationOperation>();
         foreach (var call in model.Invocations)
         {
+            if (call.TargetMethod.ReturnType is not { } returned || !SymbolEqualityComparer.Default.Equals(returned, types.Budget))
+            {
+                continue;
+            }
+
+            if (AmbientScope(call) is { } opened)
+            {
+                ambient.Add((opened.Name, call, opened.Scope, call.Syntax.Span.End));
+            }
+
             if (!SymbolEqualityComparer.Default.Equals(call.TargetMethod.ContainingType, types.Budget))
             {
                 continue;
@@ -28,11 +41,20 @@ internal static class BudgetMisuseRule
                 CheckChild(call, model, sink);
             }
 
-            if (call.TargetMethod.ReturnType is { } returned && SymbolEqualityComparer.Default.Equals(returned, types.Budget)
-                && Roots.OfCreation(call) is ILocalSymbol local && Enclosing<IBlockOperation>(call) is { } block)
+            if (call.TargetMethod.Name == "Start")
+            {
+                starts.Add(call);
+            }
+
+            if (Roots.OfCreation(call) is ILocalSymbol local && Enclosing<IBlockOperation>(call) is { } block)
             {
                 scopes.Add((local, block, call.Syntax.Span.End));
             }
+        }
+
+        foreach (var start in starts)
+        {
+            CheckStart(start, ambient, model, sink);
         }
 
         foreach (var call in model.Invocations)
@@ -66,6 +88,67 @@ internal static class BudgetMisuseRule
         sink.Report(Descriptors.BudgetMisuse, requested.Source,
             $"The child budget asks for {requested.Text} (set at {requested.Where}) but its parent '{parentName}' has only {parent.Text} (set at {parent.Where}): the child is cut to what the parent has left and its own timeout never fires",
             parent.Source);
+    }
+
+    /// <summary>
+    /// A <c>Budget.Start</c> inside the scope of a budget that is <c>Budget.Current</c> there: it opens a separate root
+    /// (not clamped, its children sized from its own timeout) where <c>Budget.Enter</c> or <c>Child</c> was almost always meant.
+    /// </summary>
+    private static void CheckStart(IInvocationOperation start, List<(string Name, IInvocationOperation Opened, IOperation Scope, int Start)> ambient,
+        TypeTimeoutModel model, DiagnosticSink sink)
+    {
+        // The innermost enclosing scope: the budget that is Current at this call.
+        (string Name, IInvocationOperation Opened, IOperation Scope, int Start)? enclosing = null;
+        foreach (var scope in ambient)
+        {
+            if (!ReferenceEquals(scope.Opened, start) && start.Syntax.SyntaxTree == scope.Scope.Syntax.SyntaxTree && start.Syntax.SpanStart >= scope.Start
+                && scope.Scope.Syntax.Span.Contains(start.Syntax.Span) && (enclosing is null || scope.Start > enclosing.Value.Start))
+            {
+                enclosing = scope;
+            }
+        }
+
+        if (enclosing is not { } outer)
+        {
+            return;
+        }
+
+        var layer = start.Arguments.FirstOrDefault(a => a.Parameter?.Name == "layer")?.Value.ConstantValue is { HasValue: true, Value: string name } ? $"'{name}'" : "a budget";
+        var timeout = start.Arguments.FirstOrDefault(a => a.Parameter?.Name == "timeout");
+        var asked = model.Evaluator.EvaluateArgument(timeout) is { IsFinite: true } requested ? $" with its own {requested.Text}" : string.Empty;
+        var line = outer.Opened.Syntax.GetLocation().GetLineSpan().StartLinePosition.Line + 1;
+        sink.Report(Descriptors.BudgetMisuse, start.Syntax.GetLocation(),
+            $"Budget.Start opens {layer} as a separate root{asked} inside budget '{outer.Name}' (opened at line {line}): it is not clamped to what '{outer.Name}' has left, so its children are sized from its own timeout and it ends only when '{outer.Name}' does; use Budget.Enter or {outer.Name}.Child to open a nested layer",
+            outer.Opened.Syntax.GetLocation());
+    }
+
+    /// <summary>
+    /// For a call that opens a budget that becomes <c>Budget.Current</c> (not <c>DetachedChild</c>), its name and the code
+    /// it is current in: a using statement's body, or the rest of the block that declares it.
+    /// </summary>
+    private static (string Name, IOperation Scope)? AmbientScope(IInvocationOperation call)
+    {
+        if (call.TargetMethod.Name is not ("Start" or "Enter" or "Child" or "FromDeadline" or "FromRemaining"))
+        {
+            return null;
+        }
+
+        var root = Roots.OfCreation(call);
+        var name = root is ILocalSymbol local ? local.Name : call.TargetMethod.ContainingType.Name + "." + call.TargetMethod.Name;
+        for (var current = call.Parent; current is not null; current = current.Parent)
+        {
+            switch (current)
+            {
+                case IUsingOperation { Body: { } body } @using when @using.Resources.Syntax.Span.Contains(call.Syntax.Span):
+                    return (name, body);
+                case IBlockOperation block when root is ILocalSymbol:
+                    return (name, block);
+                case IBlockOperation or IAnonymousFunctionOperation or ILocalFunctionOperation:
+                    return null;
+            }
+        }
+
+        return null;
     }
 
     private static T? Enclosing<T>(IOperation operation)

@@ -7,9 +7,19 @@ namespace TimeoutBudget.Polly;
 public static class BudgetResiliencePipelineBuilderExtensions
 {
     /// <summary>
-    /// Adds a timeout under which each execution runs in a child of <see cref="Budget.Current"/> (or a root). On expiry the
+    /// Adds a timeout under which each execution runs in a child of <see cref="Budget.Current"/> (or a root). The token the
+    /// callback receives (<c>pipeline.ExecuteAsync(ct =&gt; http.GetAsync(url, ct))</c>) cancels at that budget's deadline
+    /// or when the pipeline's token does, so the work stops with the budget instead of being abandoned. On expiry the
     /// pipeline throws <see cref="BudgetExhaustedException"/> naming the layer, not an anonymous <c>TimeoutRejectedException</c>.
     /// </summary>
+    /// <remarks>
+    /// Three strategies are added: the budget's; Polly's own timeout strategy (named after this one with
+    /// <c>.Deadline</c>), which is what can replace the callback's token in Polly v8; and a guard (<c>.Guard</c>) that
+    /// gives control back at the deadline when the callback ignores that token. Its timer runs on the pipeline's
+    /// <see cref="TimeProvider"/>: build the pipeline with the budgets' clock. A budget cancelled from further out (an
+    /// enclosing budget's caller) cancels the callback's token only through the pipeline's token, so pass the request's
+    /// token to <c>ExecuteAsync</c>; the caller regains control at once either way.
+    /// </remarks>
     /// <typeparam name="TBuilder">The builder type.</typeparam>
     /// <param name="builder">The builder.</param>
     /// <param name="layer">The layer each execution runs as.</param>
@@ -27,7 +37,9 @@ public static class BudgetResiliencePipelineBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(options);
-        return builder.AddStrategy(context => new BudgetTimeoutStrategy(options, context.TimeProvider), options);
+        return builder.AddStrategy(context => new BudgetTimeoutStrategy(options, context.TimeProvider), options)
+            .AddTimeout(BudgetTimeoutStrategy.DeadlineOptions(options))
+            .AddStrategy(_ => new BudgetTimeoutStrategy.Guard(), new BudgetTimeoutStrategy.GuardOptions(options));
     }
 
     /// <summary>Adds a retry that stops, returning the last real outcome, when the next delay plus attempt cannot fit in the ambient budget.</summary>

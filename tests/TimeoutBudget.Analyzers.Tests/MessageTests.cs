@@ -113,6 +113,31 @@ public class MessageTests
         Assert.Contains("equals", nested.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task TB0006_for_Budget_Start_names_both_budgets_where_the_outer_one_opened_and_the_fix()
+    {
+        const string source = """
+            using System;
+            using TimeoutBudget;
+
+            class Orders
+            {
+                public void Handle()
+                {
+                    using var orders = Budget.Start("orders", TimeSpan.FromSeconds(3));
+                    using var request = Budget.Start("request", TimeSpan.FromSeconds(10));
+                }
+            }
+            """;
+        var diagnostic = Assert.Single(await DiagnosticsAsync(new BudgetMisuseAnalyzer(), source));
+        Assert.Equal("TB0006", diagnostic.Id);
+        Assert.Equal(
+            "Budget.Start opens 'request' as a separate root with its own 10 s inside budget 'orders' (opened at line 8): it is not clamped to what 'orders' has left, so its children are sized from its own timeout and it ends only when 'orders' does; use Budget.Enter or orders.Child to open a nested layer",
+            diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(9, diagnostic.Location.GetLineSpan().StartLinePosition.Line + 1);
+        Assert.Equal(new[] { 8 }, diagnostic.AdditionalLocations.Select(l => l.GetLineSpan().StartLinePosition.Line + 1));
+    }
+
     private static async Task<ImmutableArray<Diagnostic>> DiagnosticsAsync(DiagnosticAnalyzer analyzer, string source)
     {
         var references = await TestReferences.ResolveAsync();

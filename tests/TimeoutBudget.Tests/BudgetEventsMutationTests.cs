@@ -55,10 +55,10 @@ public sealed class BudgetEventsMutationTests
     [Theory]
     [InlineData(BudgetMode.Clamp)]
     [InlineData(BudgetMode.Strict)]
-    public void A_separate_root_that_outlives_its_enclosing_budget_says_it_keeps_running(BudgetMode mode)
+    public void A_separate_root_longer_than_its_enclosing_budget_says_it_ends_with_it_and_how_to_nest_it(BudgetMode mode)
     {
         Assert.Equal(
-            "sdk requested 240 s but api has 180 s left (margin 9 s); inner timeouts must expire before the outer ones that contain them; sdk was opened as a separate root, so it keeps running after api gives up.",
+            "sdk requested 240 s but api has 180 s left (margin 9 s); inner timeouts must expire before the outer ones that contain them; sdk was opened as a separate root (Budget.Start), so it is cancelled when api ends and its own timeout never fires (open it with Budget.Enter or api.Child to nest it).",
             Misalignment(TimeSpan.Zero, mode, enclosingOnly: true).Message);
     }
 
@@ -74,7 +74,7 @@ public sealed class BudgetEventsMutationTests
         var report = Assert.Single(reports);
         Assert.Equal("sdk", report.Path);
         Assert.Equal(171 * S, report.Available);
-        Assert.EndsWith("; sdk was opened as a separate root, so it keeps running after api gives up.", report.Message, StringComparison.Ordinal);
+        Assert.EndsWith("; sdk was opened as a separate root (Budget.Start), so it is cancelled when api ends and its own timeout never fires (open it with Budget.Enter or api.Child to nest it).", report.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -90,7 +90,7 @@ public sealed class BudgetEventsMutationTests
         Assert.Equal(inner, inversion.InnerDeadline);
         Assert.Equal(outer, inversion.OuterDeadline);
         Assert.Equal(
-            "api expired while api/sdk, which should have expired first, was still armed with 20 s left; its work outlives the layer waiting for it.",
+            "api expired while api/sdk, which should have expired first, was still armed with 20 s left; api/sdk was cancelled with it, so its own timeout never fired.",
             inversion.Message);
         Assert.Equal(inversion.Message, inversion.ToString());
     }

@@ -191,6 +191,8 @@ public sealed class BudgetMutationTests
         Assert.Null(result.ExpiredLayer);
         Assert.Equal(TimeSpan.FromSeconds(1), result.Elapsed);
 
+        // Ended first: a root opened inside the expired one would end with it.
+        root.Dispose();
         using var second = Budget.Start("api2", TimeSpan.FromSeconds(1), _options);
         var expired = await second.TryRunAsync<int>(token =>
         {
@@ -371,7 +373,7 @@ public sealed class BudgetMutationTests
     }
 
     [Fact]
-    public void A_timer_may_fire_up_to_a_twentieth_of_a_short_allotment_early()
+    public void A_timer_firing_early_by_any_amount_is_rearmed_so_the_token_never_cancels_before_the_deadline()
     {
         var clock = new HandFiredClock();
         using var root = Budget.Start("api", TimeSpan.FromMilliseconds(40), new BudgetOptions { TimeProvider = clock });
@@ -381,14 +383,20 @@ public sealed class BudgetMutationTests
         Assert.False(root.Token.IsCancellationRequested);
         Assert.Equal(TimeSpan.FromMilliseconds(3), clock.LastDue);
 
-        clock.Advance(TimeSpan.FromMilliseconds(1));
+        clock.Advance(TimeSpan.FromMilliseconds(2.5));
+        clock.FireAll();
+        Assert.False(root.Token.IsCancellationRequested, "half a millisecond early is still early");
+        Assert.False(root.IsExpired);
+        Assert.Equal(TimeSpan.FromMilliseconds(1), clock.LastDue);
+
+        clock.Advance(TimeSpan.FromMilliseconds(0.5));
         clock.FireAll();
         Assert.True(root.Token.IsCancellationRequested);
         Assert.True(root.IsExpired);
     }
 
     [Fact]
-    public void A_timer_exactly_5_ms_early_is_the_deadline_and_a_longer_wait_is_rounded_up_to_whole_milliseconds()
+    public void A_timer_5_ms_early_is_not_the_deadline_and_the_wait_for_the_rest_is_rounded_up_to_whole_milliseconds()
     {
         var clock = new HandFiredClock();
         using var early = Budget.Start("early", TimeSpan.FromMinutes(1), new BudgetOptions { TimeProvider = clock });
@@ -398,6 +406,12 @@ public sealed class BudgetMutationTests
         Assert.Equal(TimeSpan.FromMilliseconds(11), clock.LastDue);
 
         clock.Advance(TimeSpan.FromMilliseconds(5.5));
+        clock.FireAll();
+        Assert.False(early.Token.IsCancellationRequested);
+        Assert.Equal(TimeSpan.FromMilliseconds(5), early.Remaining);
+        Assert.Equal(TimeSpan.FromMilliseconds(5), clock.LastDue);
+
+        clock.Advance(TimeSpan.FromMilliseconds(5));
         clock.FireAll();
         Assert.True(early.Token.IsCancellationRequested);
         Assert.Equal(TimeSpan.Zero, early.Remaining);
@@ -465,7 +479,7 @@ public sealed class BudgetMutationTests
 
         var report = Assert.Single(_misaligned);
         Assert.Equal(
-            "sdk requested 9 s but wait has 10 s left (reserve 2 s, margin 400 ms); inner timeouts must expire before the outer ones that contain them; sdk was opened as a separate root, so it keeps running after wait gives up.",
+            "sdk requested 9 s but wait has 10 s left (reserve 2 s, margin 400 ms); inner timeouts must expire before the outer ones that contain them; sdk was opened as a separate root (Budget.Start), so it is cancelled when wait ends and its own timeout never fires (open it with Budget.Enter or wait.Child to nest it).",
             report.Message);
         Assert.Equal("sdk", report.Path);
         Assert.Equal("wait", report.ParentPath);
@@ -486,11 +500,11 @@ public sealed class BudgetMutationTests
         Assert.Equal(TimeSpan.FromSeconds(5), inversion.InnerRemaining);
         Assert.Equal(sdk.Deadline, inversion.InnerDeadline);
         Assert.Equal(wait.Deadline, inversion.OuterDeadline);
-        Assert.Equal("wait expired while sdk, which should have expired first, was still armed with 5 s left; its work outlives the layer waiting for it.", inversion.Message);
+        Assert.Equal("wait expired while sdk, which should have expired first, was still armed with 5 s left; sdk was cancelled with it, so its own timeout never fired.", inversion.Message);
     }
 
     [Fact]
-    public void The_enclosing_budget_cancelled_by_its_caller_is_no_inversion()
+    public void The_enclosing_budget_cancelled_by_its_caller_is_no_inversion_and_cancels_the_inner_root_as_the_callers()
     {
         using var caller = new CancellationTokenSource();
         using var wait = Budget.Start("wait", TimeSpan.FromSeconds(10), _options, caller.Token);
@@ -500,7 +514,8 @@ public sealed class BudgetMutationTests
 
         Assert.True(wait.Token.IsCancellationRequested);
         Assert.Empty(_inverted);
-        Assert.False(sdk.Token.IsCancellationRequested);
+        Assert.True(sdk.Token.IsCancellationRequested);
+        Assert.Equal("wait", Assert.Throws<BudgetCancelledException>(sdk.ThrowIfExpired).Path);
     }
 
     [Fact]
@@ -528,11 +543,13 @@ public sealed class BudgetMutationTests
         using var sdk = Budget.Start("sdk", TimeSpan.FromSeconds(10), options);
         clock.Advance(TimeSpan.FromSeconds(10));
 
-        // Only the enclosing budget's timer has fired so far.
+        // Only the enclosing budget's timer has fired so far: the inner root ends with it, and as its own deadline has
+        // passed too, it is named as the layer that ran out.
         clock.Fire(0);
         Assert.True(wait.Token.IsCancellationRequested);
-        Assert.False(sdk.Token.IsCancellationRequested);
+        Assert.True(sdk.Token.IsCancellationRequested);
         Assert.Empty(inverted);
+        Assert.Equal("sdk", Assert.Throws<BudgetExhaustedException>(sdk.ThrowIfExpired).Path);
     }
 
     [Fact]

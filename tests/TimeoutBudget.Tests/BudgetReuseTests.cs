@@ -145,7 +145,7 @@ public sealed class BudgetReuseTests
     }
 
     [Fact]
-    public void A_timer_firing_early_rearms_for_the_remainder_unless_it_is_within_one_tick()
+    public void A_timer_firing_early_rearms_for_the_remainder_however_little_it_is()
     {
         var clock = new HandFiredClock();
         using var root = Budget.Start("orchestrator", Minute, new BudgetOptions { TimeProvider = clock });
@@ -161,8 +161,15 @@ public sealed class BudgetReuseTests
         Assert.False(root.IsExpired);
         Assert.Equal(TimeSpan.FromMilliseconds(10), clock.LastDue);
 
-        // Within a tick it is the deadline, and everything the budget says agrees from then on.
+        // Within a tick of it is still early: the token never cancels before the deadline.
         clock.Clock.Advance(TimeSpan.FromMilliseconds(7));
+        clock.FireAll();
+        Assert.False(root.Token.IsCancellationRequested);
+        Assert.False(root.IsExpired);
+        Assert.Equal(TimeSpan.FromMilliseconds(3), clock.LastDue);
+
+        // At the deadline, everything the budget says agrees from then on.
+        clock.Clock.Advance(TimeSpan.FromMilliseconds(3));
         clock.FireAll();
         Assert.True(root.Token.IsCancellationRequested);
         Assert.True(root.IsExpired);
@@ -230,9 +237,9 @@ public sealed class BudgetReuseTests
     public async Task Reused_sources_never_carry_a_cancellation_over_to_the_next_budget_on_the_real_clock()
     {
         // Many short budgets on the system clock, some expiring while open, across threads sharing one pool: a token
-        // seen cancelled must belong to a budget that is due: a timer may fire one coarse tick early, never by a whole budget.
+        // seen cancelled must belong to a budget that is due: a token never cancels before its deadline.
         // The callers are dedicated threads, so their spinning never keeps the thread pool from running the timers.
-        var tolerance = TimeSpan.FromMilliseconds(5);
+        var tolerance = TimeSpan.Zero;
         using var root = Budget.Start("request", TimeSpan.FromHours(1));
         var violations = 0;
         var expiredSeen = 0;

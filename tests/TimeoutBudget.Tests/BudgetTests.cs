@@ -187,14 +187,16 @@ public sealed class BudgetTests
         Assert.Equal(TimeSpan.FromSeconds(240), sdk.Allotted);
         var misaligned = Assert.Single(_misaligned);
         Assert.Contains("sdk requested 240 s but agent-wait has 180 s left (margin 9 s)", misaligned.Message);
-        Assert.Contains("keeps running after agent-wait gives up", misaligned.Message);
+        Assert.Contains("is cancelled when agent-wait ends and its own timeout never fires", misaligned.Message);
 
         _clock.Advance(S180);
         var inversion = Assert.Single(_inverted);
         Assert.Equal("sdk", inversion.InnerPath);
         Assert.Equal("agent-wait", inversion.OuterPath);
         Assert.Equal(TimeSpan.FromSeconds(60), inversion.InnerRemaining);
-        Assert.False(sdk.Token.IsCancellationRequested);
+        Assert.True(sdk.Token.IsCancellationRequested, "a root opened inside a budget never outlives it");
+        Assert.False(sdk.IsExpired);
+        Assert.Equal("agent-wait", Assert.Throws<BudgetExhaustedException>(sdk.ThrowIfExpired).Path);
     }
 
     [Fact]
@@ -259,7 +261,7 @@ public sealed class BudgetTests
         Assert.Throws<ArgumentOutOfRangeException>(() => Budget.Start("a", TimeSpan.FromSeconds(-1), _options));
         Assert.Throws<ArgumentException>(() => Budget.Start("", TimeSpan.FromSeconds(1), _options));
         Assert.Throws<ArgumentException>(() => Budget.Start("a/b", TimeSpan.FromSeconds(1), _options));
-        Assert.Throws<ArgumentException>(() => Budget.Start(null!, TimeSpan.FromSeconds(1), _options));
+        Assert.Equal("layer", Assert.Throws<ArgumentNullException>(() => Budget.Start(null!, TimeSpan.FromSeconds(1), _options)).ParamName);
         Assert.Throws<ArgumentException>(() => Budget.Start("a", TimeSpan.FromSeconds(1), new BudgetOptions { MaxTimeout = TimeSpan.FromDays(400) }));
         Assert.Throws<ArgumentException>(() => Budget.Start("a", TimeSpan.FromSeconds(1), new BudgetOptions { TimeProvider = null! }));
         Assert.Throws<ArgumentException>(() => Budget.Start("a", TimeSpan.FromSeconds(1), new BudgetOptions { Reserve = TimeSpan.FromDays(2) }));

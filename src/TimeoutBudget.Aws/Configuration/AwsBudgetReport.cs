@@ -59,11 +59,29 @@ public sealed class AwsBudgetReport
     /// <summary>Whether the worst case fits: <see cref="WorstCase"/> ≤ <see cref="Limit"/>.</summary>
     public bool Fits => WorstCase <= Limit;
 
-    /// <summary>The arithmetic, e.g. <c>"3 attempts × 240 s + backoff 1 s + 2 s = 723 s does not fit in wait 180 s − margin 9 s = 171 s"</c>.</summary>
+    /// <summary>
+    /// What <see cref="AwsClientBudget.Align"/> changed in the config, each with its old and new value, e.g.
+    /// <c>"Timeout 240 s → 56 s"</c>; empty for <c>AwsClientBudget.Check</c>
+    /// and when nothing had to change.
+    /// </summary>
+    public IReadOnlyList<string> Changes { get; private init; } = [];
+
+    internal AwsBudgetReport WithChanges(IReadOnlyList<string> changes) =>
+        new(Layer, Budget, Margin, AttemptTimeout, TimeoutIsDefault, Attempts, Backoffs) { Changes = changes };
+
+    /// <summary>
+    /// The arithmetic, e.g. <c>"3 attempts × 240 s + backoff 1 s + 2 s = 723 s does not fit in wait 180 s − margin 9 s = 171 s"</c>,
+    /// after what <see cref="AwsClientBudget.Align"/> changed, if anything: <c>"Changed Timeout 240 s → 56 s. 3 attempts × 56 s …"</c>.
+    /// </summary>
     /// <returns>The text.</returns>
     public override string ToString()
     {
         var text = new StringBuilder();
+        if (Changes.Count > 0)
+        {
+            text.Append("Changed ").Append(string.Join(", ", Changes)).Append(". ");
+        }
+
         text.Append(Attempts).Append(Attempts == 1 ? " attempt × " : " attempts × ").Append(DurationText.Format(AttemptTimeout));
         if (TimeoutIsDefault)
         {

@@ -38,7 +38,8 @@ public static class AwsClientBudget
     /// <summary>
     /// Fixes the config so its worst case fits: keeps its retries while each attempt can still get at least
     /// <paramref name="minimumAttempt"/>, dropping retries otherwise (seed 000's fix: retries off, one attempt just inside
-    /// the wait), and sets <c>Timeout</c> to the largest per-attempt value that fits.
+    /// the wait), and sets <c>Timeout</c> to the largest per-attempt value that fits. Every change is listed with its old and
+    /// new value in <see cref="AwsBudgetReport.Changes"/> and at the start of the report's text (<c>"Changed Timeout 240 s → 56 s. …"</c>).
     /// </summary>
     /// <param name="config">The config to change.</param>
     /// <param name="layer">The budget's layer.</param>
@@ -76,13 +77,22 @@ public static class AwsClientBudget
                     break;
                 }
 
+                var changes = new List<string>();
+                var oldRetries = config.MaxErrorRetry;
                 config.MaxErrorRetry = retries;
-                if (config.Timeout is not { } current || current <= TimeSpan.Zero || current > perAttempt)
+                if (oldRetries != retries)
                 {
-                    config.Timeout = perAttempt;
+                    changes.Add($"MaxErrorRetry {oldRetries} → {retries}");
                 }
 
-                return Check(config, layer, budget, margin, bound);
+                if (config.Timeout is not { } current || current <= TimeSpan.Zero || current > perAttempt)
+                {
+                    var old = config.Timeout is { } set && set > TimeSpan.Zero ? DurationText.Format(set) : $"unset (HttpClient default {DurationText.Format(DefaultAttemptTimeout)})";
+                    config.Timeout = perAttempt;
+                    changes.Add($"Timeout {old} → {DurationText.Format(perAttempt)}");
+                }
+
+                return Check(config, layer, budget, margin, bound).WithChanges(changes);
             }
         }
 

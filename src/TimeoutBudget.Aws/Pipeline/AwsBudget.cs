@@ -7,9 +7,15 @@ namespace TimeoutBudget.Aws;
 /// creating service clients. Requests made with no budget current are left exactly as they were.
 /// </summary>
 /// <remarks>
-/// With a budget current, the whole request (attempts and backoffs) is cancelled when the budget ends, each attempt runs
-/// in a child budget named <c>aws-</c> plus the operation (asking for <c>ClientConfig.Timeout</c>, clamped to what
-/// remains), and a timeout surfaces as <see cref="BudgetExhaustedException"/> naming the layer that ran out.
+/// <para>With a budget current, the whole request (every attempt and every backoff) runs in a child budget named
+/// <c>aws-</c> plus the operation (<c>orders/aws-SendMessage</c>), which takes whatever fits and is cancelled when the
+/// budget ends; each attempt runs in a child of that named <c>attempt</c>, asking for <c>ClientConfig.Timeout</c> and
+/// clamped to what remains.</para>
+/// <para>A call that ends because a budget ran out throws <see cref="BudgetExhaustedException"/> naming the innermost
+/// layer whose deadline passed (<c>…/aws-SendMessage/attempt</c> during an attempt, <c>…/aws-SendMessage</c> during the
+/// SDK's backoff), whatever token the caller passed — including ASP.NET Core's <c>RequestAborted</c> behind
+/// <c>UseTimeoutBudget</c>, which is the request budget's own token. The caller's own cancellation throws
+/// <see cref="BudgetCancelledException"/>, never a timeout.</para>
 /// </remarks>
 public static class AwsBudget
 {

@@ -4,44 +4,56 @@ using Amazon.Runtime.Internal;
 namespace TimeoutBudget.Aws;
 
 /// <summary>
-/// Outside the SDK's retry handler: links the whole request (every attempt and every backoff) to the ambient budget's
-/// token, and turns a cancellation caused by the budget into the attributed exception.
+/// Outside the SDK's retry handler: runs the whole request (every attempt and every backoff) in a child of the ambient
+/// budget named <c>aws-</c> plus the operation, links the request's token to it, and turns a cancellation caused by a
+/// budget — or by the caller's own token — into the attributed exception.
 /// </summary>
 internal sealed class BudgetRequestHandler : PipelineHandler
 {
     public override void InvokeSync(IExecutionContext executionContext)
     {
-        using var scope = BudgetTokenScope.Enter(executionContext, Budget.Current);
+        using var request = OpenRequest(executionContext);
+        using var scope = BudgetTokenScope.Enter(executionContext, request);
         try
         {
             base.InvokeSync(executionContext);
         }
-        catch (OperationCanceledException cancelled) when (scope.CausedBy(cancelled))
+        catch (OperationCanceledException cancelled) when (scope.Attribute(cancelled, callerCancels: true) is { } attributed)
         {
-            throw scope.Attribute(cancelled);
+            throw attributed;
         }
     }
 
     public override async Task<T> InvokeAsync<T>(IExecutionContext executionContext)
     {
-        using var scope = BudgetTokenScope.Enter(executionContext, Budget.Current);
+        using var request = OpenRequest(executionContext);
+        using var scope = BudgetTokenScope.Enter(executionContext, request);
         try
         {
             return await base.InvokeAsync<T>(executionContext).ConfigureAwait(false);
         }
-        catch (OperationCanceledException cancelled) when (scope.CausedBy(cancelled))
+        catch (OperationCanceledException cancelled) when (scope.Attribute(cancelled, callerCancels: true) is { } attributed)
         {
-            throw scope.Attribute(cancelled);
+            throw attributed;
         }
     }
+
+    /// <summary>The request's layer: whatever fits in the ambient budget, current while the SDK runs its attempts.</summary>
+    private static Budget? OpenRequest(IExecutionContext executionContext) =>
+        Budget.Current is { } parent && executionContext.RequestContext is RequestContext request
+            ? parent.Child(AwsBudget.LayerFor(request.RequestName), System.Threading.Timeout.InfiniteTimeSpan)
+            : null;
 }
 
 /// <summary>
-/// Inside the SDK's retry handler: each attempt runs in a child of the ambient budget that asks for the client's
-/// <c>Timeout</c> and is clamped to what remains, so no attempt outlives the budget.
+/// Inside the SDK's retry handler: each attempt runs in a child of the request's layer named <c>attempt</c> that asks for
+/// the client's <c>Timeout</c> and is clamped to what remains, so no attempt outlives the budget.
 /// </summary>
 internal sealed class BudgetAttemptHandler : PipelineHandler
 {
+    /// <summary>The layer name of one attempt, under the request's <c>aws-</c> layer.</summary>
+    public const string AttemptLayer = "attempt";
+
     public override void InvokeSync(IExecutionContext executionContext)
     {
         using var attempt = OpenAttempt(executionContext);
@@ -50,9 +62,9 @@ internal sealed class BudgetAttemptHandler : PipelineHandler
         {
             base.InvokeSync(executionContext);
         }
-        catch (OperationCanceledException cancelled) when (scope.CausedBy(cancelled))
+        catch (OperationCanceledException cancelled) when (scope.Attribute(cancelled, callerCancels: false) is { } attributed)
         {
-            throw scope.Attribute(cancelled);
+            throw attributed;
         }
     }
 
@@ -64,9 +76,9 @@ internal sealed class BudgetAttemptHandler : PipelineHandler
         {
             return await base.InvokeAsync<T>(executionContext).ConfigureAwait(false);
         }
-        catch (OperationCanceledException cancelled) when (scope.CausedBy(cancelled))
+        catch (OperationCanceledException cancelled) when (scope.Attribute(cancelled, callerCancels: false) is { } attributed)
         {
-            throw scope.Attribute(cancelled);
+            throw attributed;
         }
     }
 
@@ -78,7 +90,7 @@ internal sealed class BudgetAttemptHandler : PipelineHandler
         }
 
         var timeout = executionContext.RequestContext.ClientConfig?.Timeout is { } set && set > TimeSpan.Zero ? set : System.Threading.Timeout.InfiniteTimeSpan;
-        return parent.Child(AwsBudget.LayerFor(executionContext.RequestContext.RequestName), timeout);
+        return parent.DetachedChild(AttemptLayer, timeout);
     }
 }
 
@@ -112,22 +124,46 @@ internal readonly struct BudgetTokenScope : IDisposable
         return new BudgetTokenScope(request, original, linked, budget);
     }
 
-    /// <summary>Whether the cancellation came from the budget rather than from the caller's own token.</summary>
-    public bool CausedBy(OperationCanceledException cancelled) =>
-        _budget is not null && _budget.Token.IsCancellationRequested && !_original.IsCancellationRequested;
-
-    public Exception Attribute(OperationCanceledException cancelled)
+    /// <summary>
+    /// What a cancellation that ended the SDK call means: a budget's expiry (naming the innermost layer whose deadline
+    /// passed), a budget's caller cancelling, or — with <paramref name="callerCancels"/> — the caller's own token; or null
+    /// when none of these caused it (the SDK's own, left as it is).
+    /// </summary>
+    /// <remarks>
+    /// The budget decides first, whatever token the caller passed: ASP.NET Core's <c>RequestAborted</c> behind
+    /// <c>UseTimeoutBudget</c> is the request budget's own token, so it is cancelled by the very expiry being attributed.
+    /// </remarks>
+    public Exception? Attribute(OperationCanceledException cancelled, bool callerCancels)
     {
-        try
+        if (_budget is null)
         {
-            _budget!.ThrowIfExpired();
-        }
-        catch (Exception failure) when (failure is BudgetExhaustedException or BudgetCancelledException)
-        {
-            return failure;
+            return null;
         }
 
-        return cancelled;
+        if (_budget.AsExpiry(cancelled) is { } expired)
+        {
+            return expired;
+        }
+
+        // A budget further out may have cancelled before its cancellation reached this one.
+        for (var budget = _budget; budget is not null; budget = budget.Parent)
+        {
+            if (budget.Token.IsCancellationRequested)
+            {
+                try
+                {
+                    budget.ThrowIfExpired();
+                }
+                catch (Exception failure) when (failure is BudgetExhaustedException or BudgetCancelledException)
+                {
+                    return failure;
+                }
+            }
+        }
+
+        return callerCancels && _original.IsCancellationRequested
+            ? new BudgetCancelledException(_budget.Layer, _budget.Path, _budget.Elapsed, _budget.Remaining, _original, cancelled)
+            : null;
     }
 
     public void Dispose()

@@ -10,6 +10,13 @@ namespace TimeoutBudget.Grpc;
 /// inside the handler, the call fails with <c>DEADLINE_EXCEEDED</c> and the layer's path in
 /// <see cref="BudgetGrpcMetadata.ExpiredTrailer"/>.
 /// </summary>
+/// <remarks>
+/// The call's budget ends a margin (<see cref="BudgetOptions.Margin"/> of the time the client gave) before the call's
+/// deadline, as a child ends before its parent: grpc-dotnet cancels <see cref="ServerCallContext.CancellationToken"/> at
+/// that deadline, so a budget ending at the same instant would be reported as expired or as cancelled by the caller
+/// depending on which timer ran first. With the margin, a handler that stops with its budget always ends in
+/// <c>DEADLINE_EXCEEDED</c> naming the layer, before the transport gives up.
+/// </remarks>
 public sealed class BudgetServerInterceptor : Interceptor
 {
     private readonly BudgetGrpcServerOptions _options;
@@ -57,7 +64,7 @@ public sealed class BudgetServerInterceptor : Interceptor
         var deadline = context.Deadline == DateTime.MaxValue
             ? (DateTimeOffset?)null
             : new DateTimeOffset(context.Deadline.Kind == DateTimeKind.Local ? context.Deadline.ToUniversalTime() : DateTime.SpecifyKind(context.Deadline, DateTimeKind.Utc));
-        using var budget = Budget.FromDeadline(_options.Layer, deadline, _options.Maximum, _options.BudgetOptions, context.CancellationToken);
+        using var budget = Budget.FromRemaining(_options.Layer, BeforeTransport(deadline), _options.Maximum, _options.BudgetOptions, context.CancellationToken);
         if (budget.IsExpired)
         {
             throw Expired(budget.Path, $"The '{budget.Layer}' budget ({budget.Path}) had already run out when {context.Method} arrived.", null);
@@ -71,6 +78,26 @@ public sealed class BudgetServerInterceptor : Interceptor
         {
             throw Expired(expired.Path, expired.Message, expired);
         }
+    }
+
+    /// <summary>What the call's budget may use: the time to the call's deadline minus the margin, so it ends first.</summary>
+    private TimeSpan? BeforeTransport(DateTimeOffset? deadline)
+    {
+        if (deadline is not { } incoming)
+        {
+            return null;
+        }
+
+        var options = _options.BudgetOptions ?? BudgetOptions.Default;
+        var now = options.TimeProvider.GetUtcNow();
+        if (incoming <= now)
+        {
+            return TimeSpan.Zero;
+        }
+
+        var remaining = incoming - now;
+        var usable = remaining - options.Margin.For(remaining);
+        return usable > TimeSpan.Zero ? usable : TimeSpan.Zero;
     }
 
     private static RpcException Expired(string path, string message, Exception? cause) =>

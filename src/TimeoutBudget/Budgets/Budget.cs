@@ -10,15 +10,12 @@ namespace TimeoutBudget;
 /// and dispose each when its layer ends. While open, a budget is <see cref="Current"/> on its async flow; disposing it
 /// restores the previous one.</para>
 /// <para>A child's deadline is never later than its parent's deadline minus the margin (and the parent's reserve), and its
-/// <see cref="Token"/> cancels at its own deadline, when its parent's token does, or when the caller's token does.</para>
+/// <see cref="Token"/> cancels at its own deadline, when its parent's token does, or when the caller's token does. A root
+/// opened while another budget is <see cref="Current"/> is also cancelled when that budget ends.</para>
 /// </remarks>
 public sealed class Budget : IDisposable
 {
     private static readonly AsyncLocal<Budget?> Ambient = new();
-
-    // How early a system timer may fire by the precise clock and still count as on time: its millisecond truncation plus one
-    // tick of its coarse clock.
-    private static readonly TimeSpan EarlyFireTolerance = TimeSpan.FromMilliseconds(5);
 
     // The hot fields only: everything a budget rarely needs lives in Extras, so opening a child allocates one small object.
     private readonly BudgetOptions _options;
@@ -32,6 +29,7 @@ public sealed class Budget : IDisposable
     private CancellationTokenRegistration _parentLink;
     private CancellationTokenRegistration _callerLink;
     private int _cause;
+    private int _cancelCompleted;
     private int _disposed;
     private int _activeScopes = 1;
     private readonly bool _ambient;
@@ -94,6 +92,9 @@ public sealed class Budget : IDisposable
         Expired,
         Parent,
         Caller,
+
+        // The budget that was Current when this root opened ended (expired or cancelled): the root ends with it.
+        Enclosing,
 
         // Disposed before anything cancelled it: no cause can be recorded any more, so its source may be reused.
         Closed,
@@ -184,13 +185,18 @@ public sealed class Budget : IDisposable
     }
 
     /// <summary>
-    /// Whether the budget has expired: its deadline has passed by the clock (even before the timer fires), or its timer
-    /// fired, which a system timer may do a moment early (it counts whole milliseconds on a coarse clock): at most 5 ms, and
-    /// never more than a twentieth of the allotment. Once true, it stays true and <see cref="Remaining"/> is zero.
+    /// Whether the budget has expired: its <see cref="Deadline"/> has passed by the budget's clock, even before its timer
+    /// fires. The timer never expires a budget earlier: a system timer that fires a moment early (it counts whole
+    /// milliseconds on a coarse clock) is re-armed for the rest. Once true, it stays true and <see cref="Remaining"/> is zero.
     /// </summary>
     public bool IsExpired => _time.GetTimestamp() >= _deadlineTimestamp || (Cause)Volatile.Read(ref _cause) == Cause.Expired;
 
-    /// <summary>Cancels at this budget's deadline, when its parent's token cancels, or when the caller's token does.</summary>
+    /// <summary>
+    /// Cancels at this budget's deadline (never before it: when it cancels for the deadline, <see cref="IsExpired"/> is
+    /// already true), when its parent's token cancels, when the caller's token does, or, for a root opened inside another
+    /// budget, when that budget ends. A token cancelled for any of the other reasons can be cancelled while
+    /// <see cref="IsExpired"/> is still false; <see cref="ThrowIfExpired"/> says whose deadline or whose caller it was.
+    /// </summary>
     /// <remarks>
     /// With <see cref="BudgetOptions.ReuseTokenSources"/> (the default) the source behind a budget that ends cleanly is
     /// reused: do not use the token after disposing the budget.
@@ -241,12 +247,18 @@ public sealed class Budget : IDisposable
     /// <param name="options">Shared settings; <see cref="BudgetOptions.Default"/> when null.</param>
     /// <param name="cancellationToken">The caller's token.</param>
     /// <returns>The budget, now <see cref="Current"/>.</returns>
+    /// <exception cref="ArgumentNullException">The layer name is null.</exception>
     /// <exception cref="ArgumentException">The layer name is empty or invalid, the timeout is negative, or the options are invalid.</exception>
     /// <exception cref="BudgetMisalignedException">In <see cref="BudgetMode.Strict"/>, the root is opened inside another budget that has less time left.</exception>
     /// <remarks>
-    /// A root opened while another budget is <see cref="Current"/> is not clamped by it — it models a timeout that lives
-    /// elsewhere, such as an SDK's — but a longer one is reported as misaligned, and if the enclosing budget expires while
-    /// this one is still armed, as an inversion.
+    /// <para>A root opened while another budget is <see cref="Current"/> never outlives it: when the enclosing budget expires
+    /// or is cancelled, so is this one, and its work's failure names the enclosing layer (a
+    /// <see cref="BudgetExhaustedException"/> for its expiry, a <see cref="BudgetCancelledException"/> for its caller's
+    /// cancellation). It is not clamped — it models a timeout that lives elsewhere, such as an SDK's — but a longer one is
+    /// reported as misaligned (or refused in <see cref="BudgetMode.Strict"/>), and if the enclosing budget expires while
+    /// this one is still armed, as an inversion.</para>
+    /// <para>To open an inner layer, use <see cref="Enter"/> or <see cref="Child(string, TimeSpan)"/>: they are clamped to
+    /// what the enclosing budget has left and expire before it.</para>
     /// </remarks>
     public static Budget Start(string layer, TimeSpan timeout, BudgetOptions? options = null, CancellationToken cancellationToken = default) =>
         OpenRoot(layer, timeout, timeout, options, plan: null, cancellationToken);
@@ -417,10 +429,12 @@ public sealed class Budget : IDisposable
     /// <returns>A task that completes when the work completes.</returns>
     /// <exception cref="BudgetExhaustedException">A deadline passed, before or during the work.</exception>
     /// <exception cref="BudgetCancelledException">The caller cancelled.</exception>
+    /// <exception cref="ObjectDisposedException">This budget has been disposed: its layer has ended, so no work may start under it.</exception>
     /// <remarks>Any other exception is the work's own and is rethrown as it was: a failure is never reported as a timeout.</remarks>
     public async Task RunAsync(Func<CancellationToken, Task> work)
     {
         ArgumentNullException.ThrowIfNull(work);
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
         await RunAsync<bool>(async token =>
         {
             await work(token).ConfigureAwait(false);
@@ -432,6 +446,8 @@ public sealed class Budget : IDisposable
     /// <typeparam name="T">The work's result.</typeparam>
     public async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> work)
     {
+        ArgumentNullException.ThrowIfNull(work);
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
         var result = await TryRunAsync(work).ConfigureAwait(false);
         if (result.Outcome == BudgetOutcome.Completed)
         {
@@ -449,9 +465,11 @@ public sealed class Budget : IDisposable
     /// <param name="work">The work; receives <see cref="Token"/>.</param>
     /// <typeparam name="T">The work's result.</typeparam>
     /// <returns>The outcome; never throws for the work's sake.</returns>
+    /// <exception cref="ObjectDisposedException">This budget has been disposed: its layer has ended, so no work may start under it.</exception>
     public async Task<BudgetResult<T>> TryRunAsync<T>(Func<CancellationToken, Task<T>> work)
     {
         ArgumentNullException.ThrowIfNull(work);
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
         return await TryRunAsync(static (run, token) => new ValueTask<T>(run(token)), work).ConfigureAwait(false);
     }
 
@@ -465,9 +483,11 @@ public sealed class Budget : IDisposable
     /// <typeparam name="TState">The state's type.</typeparam>
     /// <typeparam name="T">The work's result.</typeparam>
     /// <returns>The outcome; never throws for the work's sake.</returns>
+    /// <exception cref="ObjectDisposedException">This budget has been disposed: its layer has ended, so no work may start under it.</exception>
     public ValueTask<BudgetResult<T>> TryRunAsync<TState, T>(Func<TState, CancellationToken, ValueTask<T>> work, TState state)
     {
         ArgumentNullException.ThrowIfNull(work);
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
         var started = _time.GetTimestamp();
         if (started >= _deadlineTimestamp || (Cause)Volatile.Read(ref _cause) is not (Cause.None or Cause.Closed))
         {
@@ -512,16 +532,31 @@ public sealed class Budget : IDisposable
                 TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
 
+        T value;
         try
         {
-            var value = await task.WaitAsync(Token).ConfigureAwait(false);
-            BudgetTelemetry.RecordOutcome(this, BudgetOutcome.Completed, null);
-            return new BudgetResult<T>(BudgetOutcome.Completed, value, null, null, _time.GetElapsedTime(started));
+            value = await task.WaitAsync(Token).ConfigureAwait(false);
         }
         catch (Exception exception)
         {
+            if (Token.IsCancellationRequested)
+            {
+                // Woken by our own cancellation, possibly inside it: report only once it has reached every child, and
+                // never from inside it.
+                await WhenCancelCompleted().ConfigureAwait(false);
+            }
+
             return Record<T>(Classify(exception), started);
         }
+
+        if (Token.IsCancellationRequested)
+        {
+            // The work finished as our token cancelled (perhaps inside that cancellation): the same rule.
+            await WhenCancelCompleted().ConfigureAwait(false);
+        }
+
+        BudgetTelemetry.RecordOutcome(this, BudgetOutcome.Completed, null);
+        return new BudgetResult<T>(BudgetOutcome.Completed, value, null, null, _time.GetElapsedTime(started));
     }
 
     /// <summary>Ends this layer: restores the previous <see cref="Current"/>, unlinks from the parent and caller, stops the timer.</summary>
@@ -566,6 +601,7 @@ public sealed class Budget : IDisposable
 
     internal static Budget OpenRoot(string layer, TimeSpan requested, TimeSpan timeout, BudgetOptions? options, BudgetPlanNode? plan, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(layer);
         LayerPath.ThrowIfInvalid(layer, nameof(layer));
         CheckTimeout(layer, timeout);
         options ??= BudgetOptions.Default;
@@ -605,6 +641,7 @@ public sealed class Budget : IDisposable
 
     private Budget OpenChild(string layer, TimeSpan timeout, TimeSpan reserve, BudgetPlanNode? plan, bool ambient, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(layer);
         LayerPath.ThrowIfInvalid(layer, nameof(layer));
         CheckTimeout(layer, timeout);
         if (reserve < TimeSpan.Zero)
@@ -682,7 +719,7 @@ public sealed class Budget : IDisposable
             CancelWith(Cause.Expired);
         }
 
-        for (var budget = this; budget is not null; budget = budget.Parent)
+        for (var budget = this; budget is not null; budget = budget.Outer)
         {
             switch ((Cause)Volatile.Read(ref budget._cause))
             {
@@ -691,7 +728,7 @@ public sealed class Budget : IDisposable
                     return new BudgetExhaustedException(innermost.Layer, innermost.Path, innermost.Allotted, innermost.Elapsed, Describe(innermost), innerException);
                 case Cause.Caller:
                     return new BudgetCancelledException(budget.Layer, budget.Path, budget.Elapsed, budget.Remaining, Token, innerException);
-                case Cause.Parent:
+                case Cause.Parent or Cause.Enclosing:
                     continue;
                 default:
                     // The parent cancelled us, but its own cause is not recorded yet (a race with its timer): trust its clock.
@@ -708,10 +745,16 @@ public sealed class Budget : IDisposable
         return new BudgetCancelledException(Layer, Path, Elapsed, Remaining, Token, innerException);
     }
 
+    /// <summary>
+    /// The budget this one ends with: its parent, or for a root opened inside another budget, that enclosing budget once
+    /// it has ended this root (so attribution follows the cancellation to the layer that really ran out).
+    /// </summary>
+    private Budget? Outer => Parent ?? ((Cause)Volatile.Read(ref _cause) == Cause.Enclosing ? _extras?.Enclosing : null);
+
     /// <summary>Of the budgets from this one up to <paramref name="expired"/>, the innermost whose deadline has passed by the clock.</summary>
     private Budget InnermostExpired(Budget expired)
     {
-        for (var budget = this; budget is not null && budget != expired; budget = budget.Parent)
+        for (var budget = this; budget is not null && budget != expired; budget = budget.Outer)
         {
             if (budget.IsExpired)
             {
@@ -749,13 +792,12 @@ public sealed class Budget : IDisposable
     internal void OnTimer()
     {
         var now = _time.GetTimestamp();
-        var early = now >= _deadlineTimestamp ? TimeSpan.Zero : _time.GetElapsedTime(now, _deadlineTimestamp);
-        // Timers count whole milliseconds on a coarser clock than ours (4 ms ticks on Linux) and may fire a moment early, as
-        // every .NET timeout does. Within that moment it is the deadline (IsExpired and Remaining agree from then on);
-        // earlier, or for a budget too short for such a moment to be a small error, wait out the remainder instead.
-        var tolerance = Allotted / 20 < EarlyFireTolerance ? Allotted / 20 : EarlyFireTolerance;
-        if (early > tolerance && (Cause)Volatile.Read(ref _cause) == Cause.None)
+        // Timers count whole milliseconds on a coarser clock than ours (4 ms ticks on Linux) and may fire a moment early.
+        // The token never cancels before the deadline: wait out the remainder, however little, so that Token, IsExpired,
+        // Remaining and Deadline always agree.
+        if (now < _deadlineTimestamp && (Cause)Volatile.Read(ref _cause) == Cause.None)
         {
+            var early = _time.GetElapsedTime(now, _deadlineTimestamp);
             try
             {
                 _lease.Timer.Change(TimeSpan.FromMilliseconds(Math.Ceiling(early.TotalMilliseconds)), Timeout.InfiniteTimeSpan);
@@ -779,15 +821,25 @@ public sealed class Budget : IDisposable
         }
     }
 
+    /// <summary>
+    /// The budget that was <see cref="Current"/> when this root opened has ended. A root opened inside another budget never
+    /// outlives it: it is cancelled too, and attributed to the enclosing budget's cause. If the enclosing budget expired
+    /// while this one, which should have expired first, was still armed, that is reported as an inversion.
+    /// </summary>
     private void OnEnclosingCancelled()
     {
         var outer = _extras!.Enclosing!;
-        if (IsDisposed || (Cause)Volatile.Read(ref _cause) != Cause.None || !outer.IsExpired || _deadlineTimestamp <= outer._deadlineTimestamp)
+        if (IsDisposed || (Cause)Volatile.Read(ref _cause) != Cause.None)
         {
             return;
         }
 
-        BudgetTelemetry.ReportInverted(_options, new BudgetInversion(Path, outer.Path, Remaining, Deadline, outer.Deadline));
+        if (outer.IsExpired && _deadlineTimestamp > outer._deadlineTimestamp)
+        {
+            BudgetTelemetry.ReportInverted(_options, new BudgetInversion(Path, outer.Path, Remaining, Deadline, outer.Deadline));
+        }
+
+        CancelWith(Cause.Enclosing);
     }
 
     private bool CancelWith(Cause cause)
@@ -799,14 +851,47 @@ public sealed class Budget : IDisposable
 
         try
         {
+            // Runs every registration on the token synchronously, children's links included: each child, and each of its
+            // children, is cancelled before this call returns.
             _lease.Source.Cancel();
         }
         catch (ObjectDisposedException)
         {
             // Disposed concurrently: nobody is left to observe the token.
         }
+        finally
+        {
+            // Only now may runs waiting on this budget report its outcome (see WhenCancelCompleted).
+            Interlocked.Exchange(ref _cancelCompleted, 1);
+            Volatile.Read(ref _extras)?.CancelCompleted?.TrySetResult();
+        }
 
         return true;
+    }
+
+    /// <summary>
+    /// Completes once the cancellation of this budget's token has run to its end — every child cancelled — and never
+    /// inline in it: a run that woke up inside <see cref="CancellationTokenSource.Cancel()"/> (on the timer's or the
+    /// caller's thread) continues on the thread pool from here, so user code never runs inside our cancellation callbacks
+    /// and never sees this budget's outcome before its children have been cancelled.
+    /// </summary>
+    private Task WhenCancelCompleted()
+    {
+        if (Volatile.Read(ref _cancelCompleted) != 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        var extras = GetExtras();
+        var completed = extras.CancelCompleted
+            ?? Interlocked.CompareExchange(ref extras.CancelCompleted, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), null)
+            ?? extras.CancelCompleted;
+        if (Interlocked.CompareExchange(ref _cancelCompleted, 1, 1) != 0)
+        {
+            completed.TrySetResult();
+        }
+
+        return completed.Task;
     }
 
     private static long ToTimestampTicks(TimeSpan duration, TimeProvider time, bool roundUp)
@@ -841,5 +926,6 @@ public sealed class Budget : IDisposable
         public string? Path;
         public object? Tag;
         public BudgetMonitor.Entry? MonitorEntry;
+        public TaskCompletionSource? CancelCompleted;
     }
 }

@@ -21,7 +21,7 @@ public sealed class BudgetMisalignment
             ? $"reserve {DurationText.Format(reserve)}, margin {DurationText.Format(margin)}"
             : $"margin {DurationText.Format(margin)}";
         var consequence = enclosingOnly
-            ? $"; {layer} was opened as a separate root, so it keeps running after {parentLayer} gives up"
+            ? $"; {layer} was opened as a separate root (Budget.Start), so it is cancelled when {parentLayer} ends and its own timeout never fires (open it with Budget.Enter or {parentLayer}.Child to nest it)"
             : mode == BudgetMode.Clamp ? $"; granted {DurationText.Format(granted)}" : string.Empty;
         Message = $"{layer} requested {DurationText.Format(requested)} but {parentLayer} has {DurationText.Format(parentRemaining)} left ({deductions}); " +
                   $"inner timeouts must expire before the outer ones that contain them{consequence}.";
@@ -68,8 +68,9 @@ public sealed class BudgetMisalignment
 }
 
 /// <summary>
-/// An outer budget expired while an inner one that should have fired first was still armed: the inner work outlives
-/// the layer that was waiting for it (the thread-pool starvation of an SDK call longer than the wait around it).
+/// An outer budget expired while an inner one that should have fired first was still armed: the inner timeout is longer
+/// than the layer waiting for it (the thread-pool starvation of an SDK call longer than the wait around it). The inner
+/// budget, a root opened inside the outer one, is cancelled with it; the report says its own timeout is misconfigured.
 /// </summary>
 public sealed class BudgetInversion
 {
@@ -80,7 +81,7 @@ public sealed class BudgetInversion
         InnerRemaining = innerRemaining;
         InnerDeadline = innerDeadline;
         OuterDeadline = outerDeadline;
-        Message = $"{outerPath} expired while {innerPath}, which should have expired first, was still armed with {DurationText.Format(innerRemaining)} left; its work outlives the layer waiting for it.";
+        Message = $"{outerPath} expired while {innerPath}, which should have expired first, was still armed with {DurationText.Format(innerRemaining)} left; {innerPath} was cancelled with it, so its own timeout never fired.";
     }
 
     /// <summary>The inner budget still armed.</summary>

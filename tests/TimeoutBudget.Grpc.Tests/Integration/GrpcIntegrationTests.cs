@@ -22,6 +22,9 @@ public sealed class GrpcIntegrationTests : IAsyncLifetime
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan ServerMaximum = TimeSpan.FromSeconds(5);
 
+    // The server's margin (5 %, at least 250 ms): every call shorter than 5 s gets exactly 250 ms.
+    private static readonly TimeSpan ServerMargin = TimeSpan.FromMilliseconds(250);
+
     private static readonly Marshaller<string> Utf8 = Marshallers.Create(Encoding.UTF8.GetBytes, Encoding.UTF8.GetString);
     private static readonly Method<string, string> Remaining = new(MethodType.Unary, "probe.Probe", "Remaining", Utf8, Utf8);
     private static readonly Method<string, string> SlowDb = new(MethodType.Unary, "probe.Probe", "SlowDb", Utf8, Utf8);
@@ -104,7 +107,7 @@ public sealed class GrpcIntegrationTests : IAsyncLifetime
         builder.Services.AddSingleton<Stopping>();
         // Inner layers stop at least 250 ms before the call's deadline, leaving time to report which one ran out.
         builder.Services.AddGrpc(o => o.AddTimeoutBudget("inventory", ServerMaximum,
-            new BudgetOptions { Margin = BudgetMargin.Fraction(0.05, TimeSpan.FromMilliseconds(250)) }));
+            new BudgetOptions { Margin = BudgetMargin.Fraction(0.05, ServerMargin) }));
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IServiceMethodProvider<ProbeService>, ProbeMethods>());
         _server = builder.Build();
         _server.MapGrpcService<ProbeService>();
@@ -155,12 +158,13 @@ public sealed class GrpcIntegrationTests : IAsyncLifetime
         var after = DateTime.UtcNow;
 
         Assert.Equal("inventory", path);
-        // The server's root budget ends when the call's deadline does: what the client could give from the moment it sent
-        // (grpc-timeout is relative, so only the one-way trip on loopback may be added, never more).
-        Assert.True(remaining <= available, $"server had {remaining}, client could give {available}");
-        Assert.InRange(deadline, before + available - TimeSpan.FromMilliseconds(500), after + available + TimeSpan.FromMilliseconds(20));
+        // The server's root budget ends the server's margin before the call's deadline, which is what the client could give
+        // from the moment it sent (grpc-timeout is relative, so only the one-way trip on loopback may be added, never more).
+        Assert.True(remaining <= available - ServerMargin + TimeSpan.FromMilliseconds(20), $"server had {remaining}, client could give {available}");
+        Assert.InRange(deadline + ServerMargin, before + available - TimeSpan.FromMilliseconds(500), after + available + TimeSpan.FromMilliseconds(20));
         Assert.True(orchestrator.Deadline.UtcDateTime > deadline, "the server's budget outlasts the client's own");
-        Assert.True(skew.Duration() < TimeSpan.FromMilliseconds(2), $"budget deadline differs from ServerCallContext.Deadline by {skew}");
+        // Ending before the transport's deadline, by the margin, is what makes the outcome of a call that runs out certain.
+        Assert.True((skew + ServerMargin).Duration() < TimeSpan.FromMilliseconds(2), $"budget deadline is {skew} from ServerCallContext.Deadline, not -{ServerMargin}");
     }
 
     [Fact]
@@ -236,9 +240,10 @@ public sealed class GrpcIntegrationTests : IAsyncLifetime
             }
         });
 
-        // The stream ended at the deadline the budget gave it (or, if the client's deadline timer ran late, with the
-        // budget's token), not at the server's 5 s maximum.
-        Assert.Contains(failure.StatusCode, new[] { StatusCode.DeadlineExceeded, StatusCode.Cancelled });
+        // The stream ended when the server's budget did, the margin before the call's deadline: always DEADLINE_EXCEEDED
+        // naming the server's layer, never the transport's cancellation, and not at the server's 5 s maximum.
+        Assert.Equal(StatusCode.DeadlineExceeded, failure.StatusCode);
+        Assert.Equal("inventory", call.GetTrailers().GetValue(BudgetGrpcMetadata.ExpiredTrailer));
         Assert.True(seen.Count >= 2, $"only {seen.Count} messages; {failure.Status} after {clock.Elapsed}");
         Assert.True(seen[0] <= available, $"the server started with {seen[0]}; the client could give {available}");
         Assert.True(seen.SequenceEqual(seen.OrderByDescending(t => t)), "the server's budget grew during the stream");

@@ -48,20 +48,26 @@ public sealed class AwsClientBudgetTests
         Assert.True(report.Fits, report.ToString());
         Assert.Equal(2, roomy.MaxErrorRetry);
         Assert.Equal(TimeSpan.FromSeconds(56), roomy.Timeout);
+        Assert.Equal(["Timeout 240 s → 56 s"], report.Changes);
+        Assert.StartsWith("Changed Timeout 240 s → 56 s. 3 attempts × 56 s", report.ToString(), StringComparison.Ordinal);
 
         var tight = new AmazonSQSConfig { Timeout = TimeSpan.FromSeconds(240), MaxErrorRetry = 2 };
         report = AwsClientBudget.Align(tight, "wait", TimeSpan.FromSeconds(3), BudgetMargin.Absolute(TimeSpan.FromMilliseconds(500)), minimumAttempt: TimeSpan.FromSeconds(1));
         Assert.True(report.Fits, report.ToString());
         Assert.Equal(0, tight.MaxErrorRetry);
         Assert.Equal(TimeSpan.FromMilliseconds(2500), tight.Timeout);
+        Assert.Equal(["MaxErrorRetry 2 → 0", "Timeout 240 s → 2.5 s"], report.Changes);
+        Assert.StartsWith("Changed MaxErrorRetry 2 → 0, Timeout 240 s → 2.5 s. 1 attempt × 2.5 s", report.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]
     public void Align_never_lengthens_a_timeout_that_already_fits()
     {
         var config = new AmazonSQSConfig { Timeout = TimeSpan.FromSeconds(5), MaxErrorRetry = 0 };
-        AwsClientBudget.Align(config, "wait", TimeSpan.FromSeconds(600));
+        var report = AwsClientBudget.Align(config, "wait", TimeSpan.FromSeconds(600));
         Assert.Equal(TimeSpan.FromSeconds(5), config.Timeout);
+        Assert.Empty(report.Changes);
+        Assert.StartsWith("1 attempt × 5 s", report.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -74,6 +74,50 @@ public sealed class BudgetTimeoutStrategyTests
     }
 
     [Fact]
+    public async Task The_callbacks_token_cancels_at_the_budget_deadline_and_not_before()
+    {
+        var options = new BudgetOptions { TimeProvider = _clock };
+        var pipeline = new ResiliencePipelineBuilder { TimeProvider = _clock }.AddBudgetTimeout("attempt", TimeSpan.FromSeconds(30)).Build();
+        using var request = Budget.Start("request", TimeSpan.FromSeconds(10), options);
+        var started = new TaskCompletionSource<CancellationToken>(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var execution = pipeline.ExecuteAsync(async ct =>
+        {
+            started.SetResult(ct);
+            await Task.Delay(Timeout.InfiniteTimeSpan, ct);
+        }).AsTask();
+        var token = await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var attempt = request.Available;
+
+        _clock.Advance(attempt - TimeSpan.FromTicks(1));
+        Assert.False(token.IsCancellationRequested, "the callback's token must not cancel before the budget's deadline");
+        _clock.Advance(TimeSpan.FromTicks(1));
+        Assert.True(token.IsCancellationRequested, "the callback's token must cancel at the budget's deadline");
+
+        var exception = await Assert.ThrowsAsync<BudgetExhaustedException>(() => execution.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal("request/attempt", exception.Path);
+    }
+
+    [Fact]
+    public async Task The_callbacks_token_cancels_with_the_pipelines_token_as_the_callers_cancellation()
+    {
+        var pipeline = new ResiliencePipelineBuilder { TimeProvider = _clock }.AddBudgetTimeout("attempt", TimeSpan.FromSeconds(3)).Build();
+        using var caller = new CancellationTokenSource();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var execution = pipeline.ExecuteAsync(async ct =>
+        {
+            started.SetResult();
+            await Task.Delay(Timeout.InfiniteTimeSpan, ct);
+        }, caller.Token).AsTask();
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        caller.Cancel();
+
+        var exception = await Assert.ThrowsAsync<BudgetCancelledException>(() => execution.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal("attempt", exception.Layer);
+    }
+
+    [Fact]
     public async Task An_outer_budget_that_ran_out_first_is_the_one_named()
     {
         var options = new BudgetOptions { TimeProvider = _clock };

@@ -10,6 +10,29 @@ namespace TimeoutBudget.Integrations.Tests.Polly;
 public sealed class PollyIntegrationTests
 {
     [Fact]
+    public async Task The_callbacks_own_token_cancels_at_the_budget_deadline_so_an_http_call_to_a_silent_server_is_not_abandoned()
+    {
+        // The way everyone writes Polly code: the callback's token, not Budget.Current.Token.
+        await using var server = new SlowHttpServer(TimeSpan.FromSeconds(60));
+        using var http = new HttpClient { BaseAddress = server.Url, Timeout = Timeout.InfiniteTimeSpan };
+        var pipeline = new ResiliencePipelineBuilder().AddBudgetTimeout("attempt", TimeSpan.FromMilliseconds(500)).Build();
+        var clock = Stopwatch.StartNew();
+
+        var exception = await Assert.ThrowsAsync<BudgetExhaustedException>(() => pipeline.ExecuteAsync(async ct =>
+        {
+            using var response = await http.GetAsync("never", ct);
+        }).AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.Equal("attempt", exception.Path);
+        var served = Assert.Single(server.Requests);
+        // The HTTP call itself was cancelled at the deadline: the server saw the client hang up, long before its 60 s.
+        await served.EndedTask.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(served.Abandoned);
+        Assert.True(served.Ended - served.Arrived < TimeSpan.FromSeconds(10), $"the request ran {served.Ended - served.Arrived}");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"took {clock.Elapsed}");
+    }
+
+    [Fact]
     public async Task A_slow_endpoint_fails_with_the_attempt_layer_named_and_retries_stop_when_the_budget_cannot_hold_another()
     {
         await using var server = new SlowHttpServer(TimeSpan.FromSeconds(20));
