@@ -126,7 +126,7 @@ internal static class HttpClientRegistrations
             sink.Report(
                 Descriptors.RetryScheduleDoesNotFit,
                 reportAt,
-                $"{Comparison.Capitalize(description)} cannot fit: not even one retry can start, {parts} {windowDescription} ({window.Text}, set at {window.Where})",
+                $"{Comparison.SentenceStart(description)} cannot fit: not even one retry can start, {parts} {windowDescription} ({window.Text}, set at {window.Where})",
                 window.Source);
             return;
         }
@@ -162,7 +162,7 @@ internal static class HttpClientRegistrations
         sink.Report(
             Descriptors.RetryScheduleDoesNotFit,
             reportAt,
-            $"{Comparison.Capitalize(description)} cannot fit: {attempts} attempts × {DurationText.Format(each)}{delayText}{unknownText} is at least {DurationText.Format(attemptsTotal + delays)}, more than {windowDescription} ({window.Text}, set at {window.Where}): the later retries can never run to their timeout",
+            $"{Comparison.SentenceStart(description)} cannot fit: {attempts} attempts × {DurationText.Format(each)}{delayText}{unknownText} is at least {DurationText.Format(attemptsTotal + delays)}, more than {windowDescription} ({window.Text}, set at {window.Where}): the later retries can never run to their timeout",
             window.Source);
     }
 
