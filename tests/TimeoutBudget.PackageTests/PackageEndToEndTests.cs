@@ -44,6 +44,14 @@ public sealed class PackageEndToEndTests(PackageFixture fixture)
     }
 
     [Fact]
+    public void The_package_carries_the_gate_switch_for_direct_and_transitive_references()
+    {
+        var entries = fixture.PackageEntries();
+        Assert.Contains("build/TimeoutBudget.targets", entries);
+        Assert.Contains("buildTransitive/TimeoutBudget.targets", entries);
+    }
+
+    [Fact]
     public void The_runtime_api_works_from_the_package()
     {
         var (code, output) = DotNet.Run(fixture.Consumer, PackageFixture.Bound, "run", "-c", "Release");
