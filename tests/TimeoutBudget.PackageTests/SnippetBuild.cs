@@ -19,7 +19,9 @@ public sealed partial class SnippetBuild
     public static readonly string[] ThirdPartyPackages = ["AWSSDK.SQS", "Grpc.Net.Client", "Polly", "Polly.Extensions.Http", "Microsoft.Extensions.Http.Polly"];
 
     private static readonly object Gate = new();
-    private static SnippetBuild? _built;
+
+    // Lazy keeps a failed build's exception too, so every test that reads the build reports it without building again.
+    private static Lazy<SnippetBuild>? _build;
 
     private SnippetBuild(IReadOnlyList<DocSnippet> snippets, IReadOnlyList<SnippetDiagnostic> diagnostics, string output)
     {
@@ -47,8 +49,10 @@ public sealed partial class SnippetBuild
     {
         lock (Gate)
         {
-            return _built ??= Build(fixture, DocSnippet.ReadAll(DotNet.RepositoryRoot));
+            _build ??= new Lazy<SnippetBuild>(() => Build(fixture, DocSnippet.ReadAll(DotNet.RepositoryRoot)));
         }
+
+        return _build.Value;
     }
 
     private static SnippetBuild Build(PackageFixture fixture, IReadOnlyList<DocSnippet> snippets)
