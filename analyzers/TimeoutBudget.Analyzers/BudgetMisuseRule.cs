@@ -67,7 +67,7 @@ internal static class BudgetMisuseRule
                 {
                     var properties = ImmutableDictionary<string, string?>.Empty.Add(TimeoutAnalyzer.TokenFixProperty, fix).Add("Token", scope.Budget.Name + ".Token");
                     sink.Report(Descriptors.BudgetMisuse, call.Syntax.GetLocation(),
-                        $"{Comparison.Capitalize(CallTimeouts.Describe(call))} runs inside budget '{scope.Budget.Name}' but does not receive {scope.Budget.Name}.Token, so it keeps running after the budget expires",
+                        $"{Comparison.SentenceStart(CallTimeouts.Describe(call))} runs inside budget '{scope.Budget.Name}' but does not receive {scope.Budget.Name}.Token, so it keeps running after the budget expires",
                         null, properties);
                     break;
                 }

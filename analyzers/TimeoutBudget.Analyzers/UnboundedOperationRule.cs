@@ -37,11 +37,11 @@ internal static class UnboundedOperationRule
                 if (KnownTypes.IsOrDerivesFrom(DurationEvaluator.SkipConversions(receiver).Type, types.HttpClient)
                     && model.GetDuration(root, "Timeout") is { IsInfinite: true } infinite)
                 {
-                    problem = $"{Comparison.Capitalize(CallTimeouts.Describe(call))} has no deadline: HttpClient.Timeout is infinite (set at {infinite.Where}) and the call gets no token, so a server that never answers holds it forever";
+                    problem = $"{Comparison.SentenceStart(CallTimeouts.Describe(call))} has no deadline: HttpClient.Timeout is infinite (set at {infinite.Where}) and the call gets no token, so a server that never answers holds it forever";
                 }
                 else if (model.ConfigOf(root) is { } config && model.GetDuration(config, "Timeout") is { IsInfinite: true } sdkInfinite)
                 {
-                    problem = $"{Comparison.Capitalize(CallTimeouts.Describe(call))} has no deadline: the SDK client's ClientConfig.Timeout is infinite (set at {sdkInfinite.Where}) and the call gets no token";
+                    problem = $"{Comparison.SentenceStart(CallTimeouts.Describe(call))} has no deadline: the SDK client's ClientConfig.Timeout is infinite (set at {sdkInfinite.Where}) and the call gets no token";
                 }
             }
 

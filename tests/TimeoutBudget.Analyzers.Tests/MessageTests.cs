@@ -42,6 +42,16 @@ public class MessageTests
         Assert.Equal(new[] { 11, 16 }, diagnostic.AdditionalLocations.Select(l => l.GetLineSpan().StartLinePosition.Line + 1));
     }
 
+    [Theory]
+    [InlineData("the wait", "The wait")]
+    [InlineData("the handler's default AttemptTimeout", "The handler's default AttemptTimeout")]
+    [InlineData("AttemptTimeout", "AttemptTimeout")]
+    [InlineData("o.AttemptTimeout", "o.AttemptTimeout")]
+    [InlineData("retryPolicy", "retryPolicy")]
+    [InlineData("theirTimeout", "theirTimeout")]
+    public void A_sentence_never_changes_the_case_of_a_code_name_it_starts_with(string description, string start) =>
+        Assert.Equal(start, Model.Comparison.SentenceStart(description));
+
     [Fact]
     public async Task TB0004_says_the_wait_gives_up_while_the_work_keeps_running()
     {

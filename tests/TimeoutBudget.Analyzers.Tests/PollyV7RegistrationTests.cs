@@ -68,6 +68,25 @@ public class PollyV7RegistrationTests
         }
         """);
 
+    // The lambda's own sleep-duration lambda returns too; only the outer lambda's return is the policy (docs/rules/TB0002.md).
+    [Fact]
+    public Task Not_even_one_retry_can_start_when_the_retry_is_a_transient_error_policy_lambda() => MultiFile.AnalyzerAsync<NestedTimeoutAnalyzer>(MultiFile.PollyV7Service, """
+        using System;
+        using System.Net.Http;
+        using Microsoft.Extensions.DependencyInjection;
+        using Polly;
+
+        public static class Clients
+        {
+            public static void Register(IServiceCollection services)
+            {
+                services.AddHttpClient("slow")
+                    .AddPolicyHandler(Policy.TimeoutAsync<HttpResponseMessage>(5))
+                    .AddTransientHttpErrorPolicy({|TB0002:b => b.WaitAndRetryAsync(3, attempt => TimeSpan.FromSeconds(Math.Pow(2, attempt + 2)))|});
+            }
+        }
+        """);
+
     [Fact]
     public Task Not_even_one_retry_can_start_inside_an_outer_timeout_policy() => MultiFile.AnalyzerAsync<NestedTimeoutAnalyzer>(MultiFile.PollyV7Service, """
         using System;

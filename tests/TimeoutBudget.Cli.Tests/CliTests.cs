@@ -54,6 +54,28 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Check_names_the_nesting_limit_in_layers()
+    {
+        // Each layer the only child of the one before, each 80 % of its parent (so every margin fits): 32 are accepted and
+        // aligned, the 33rd is refused by its number.
+        static string Chain(int layers) =>
+            string.Concat(Enumerable.Range(1, layers).Select(i => $"{{ \"layer\": \"l{i}\", \"timeout\": \"{(long)(1e9 * Math.Pow(0.8, i))}ms\", \"children\": [\n"))
+            + string.Concat(Enumerable.Repeat("] }", layers));
+
+        var deepest = Path.Combine(_temp, "32-layers.json");
+        File.WriteAllText(deepest, Chain(32));
+        Assert.Equal(CliApp.Success, Run("check", deepest).Code);
+
+        var tooDeep = Path.Combine(_temp, "33-layers.json");
+        File.WriteAllText(tooDeep, Chain(33));
+        var (code, output, _) = Run("check", tooDeep);
+        Assert.Equal(CliApp.Unusable, code);
+        Assert.Contains("nests deeper than 32 layers", output);
+        Assert.Contains("under \"l32\", is layer 33 (line 33, column 1)", output);
+        Assert.DoesNotContain("levels", output);
+    }
+
+    [Fact]
     public void Check_with_several_plans_exits_with_the_worst_result()
     {
         Assert.Equal(CliApp.Violations, Run("check", Plan("seed-000-after.timeouts.json"), Plan("seed-002.timeouts.json")).Code);

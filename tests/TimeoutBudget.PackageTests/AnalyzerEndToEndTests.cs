@@ -30,12 +30,31 @@ public sealed class AnalyzerEndToEndTests(PackageFixture fixture)
     }
 
     [Fact]
-    public void Warnaserror_on_the_rule_fails_the_build()
+    public void Warnaserror_on_the_rule_fails_the_build_but_its_sarif_log_still_says_warning()
     {
-        var (code, output) = DotNet.Run(fixture.Consumer, PackageFixture.Bound, "build", "--no-incremental", "-warnaserror:TB0001");
+        // Why README recommends the gate switch instead: MSBuild's -warnaserror promotes what the compiler already logged.
+        var sarif = Path.Combine(fixture.Root, "consumer-warnaserror.sarif");
+        var (code, output) = DotNet.Run(fixture.Consumer, PackageFixture.Bound, "build", "--no-incremental", "-warnaserror:TB0001", $"-p:ErrorLog={sarif}%2Cversion=2.1");
         Assert.NotEqual(0, code);
         Assert.Contains("error TB0001", output);
         Assert.Contains(ExpectedLocation, output);
+        Assert.Equal("warning", SarifLevel(sarif, "TB0001"));
+    }
+
+    [Fact]
+    public void The_gate_switch_fails_the_build_its_sarif_log_says_error_and_the_projects_own_warnings_as_errors_stay()
+    {
+        var gated = fixture.CreateConsumer("consumer-gate");
+        var project = Path.Combine(gated, "Consumer.csproj");
+        File.WriteAllText(project, File.ReadAllText(project).Replace("<Nullable>enable</Nullable>", "<Nullable>enable</Nullable><WarningsAsErrors>CS0168</WarningsAsErrors>", StringComparison.Ordinal));
+        File.WriteAllText(Path.Combine(gated, "Unused.cs"), "namespace Consumer; public static class Unused { public static void M() { int unused; } }");
+
+        var (code, output) = DotNet.Run(gated, PackageFixture.Bound, "build", "-p:TimeoutBudgetGate=true");
+        Assert.True(code != 0, output);
+        Assert.Contains("error TB0001", output);
+        var sarif = Path.Combine(gated, "timeoutbudget.net10.0.sarif");
+        Assert.Equal("error", SarifLevel(sarif, "TB0001"));
+        Assert.Equal("error", SarifLevel(sarif, "CS0168"));
     }
 
     [Fact]
@@ -68,5 +87,14 @@ public sealed class AnalyzerEndToEndTests(PackageFixture fixture)
         var (noneCode, noneOutput) = DotNet.Run(silenced, PackageFixture.Bound, "build");
         Assert.True(noneCode == 0, noneOutput);
         Assert.DoesNotContain("TB0001", noneOutput);
+    }
+
+    private static string SarifLevel(string sarif, string rule)
+    {
+        Assert.True(File.Exists(sarif), $"{sarif} was not written");
+        using var log = JsonDocument.Parse(File.ReadAllText(sarif));
+        var result = Assert.Single(log.RootElement.GetProperty("runs").EnumerateArray().SelectMany(r => r.GetProperty("results").EnumerateArray()),
+            r => r.GetProperty("ruleId").GetString() == rule);
+        return result.GetProperty("level").GetString()!;
     }
 }

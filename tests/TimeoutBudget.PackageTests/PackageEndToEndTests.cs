@@ -22,6 +22,36 @@ public sealed class PackageEndToEndTests(PackageFixture fixture)
     }
 
     [Fact]
+    public void The_readme_pack_command_packs_every_package_and_nothing_else()
+    {
+        // The fixture packed with exactly this command; every project that is not a package says IsPackable=false.
+        var readme = File.ReadAllText(Path.Combine(DotNet.RepositoryRoot, "README.md"));
+        Assert.Contains($"dotnet {string.Join(' ', PackageFixture.PackCommand)} -o artifacts", readme, StringComparison.Ordinal);
+        var packed = Directory.GetFiles(fixture.Feed, "*.nupkg").Select(Path.GetFileName).Order(StringComparer.Ordinal);
+        Assert.Equal(PackageFixture.PackageIds.Select(id => $"{id}.{fixture.Version}.nupkg").Order(StringComparer.Ordinal), packed);
+    }
+
+    [Fact]
+    public void The_readme_shows_how_to_install_every_package()
+    {
+        var readme = File.ReadAllText(Path.Combine(DotNet.RepositoryRoot, "README.md"));
+        foreach (var id in PackageFixture.PackageIds.Where(id => id != "TimeoutBudget.Cli"))
+        {
+            Assert.Contains($"dotnet add package {id}", readme, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("dotnet tool install --global TimeoutBudget.Cli", readme, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_package_carries_the_gate_switch_for_direct_and_transitive_references()
+    {
+        var entries = fixture.PackageEntries();
+        Assert.Contains("build/TimeoutBudget.targets", entries);
+        Assert.Contains("buildTransitive/TimeoutBudget.targets", entries);
+    }
+
+    [Fact]
     public void The_runtime_api_works_from_the_package()
     {
         var (code, output) = DotNet.Run(fixture.Consumer, PackageFixture.Bound, "run", "-c", "Release");

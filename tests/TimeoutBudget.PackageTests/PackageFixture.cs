@@ -3,20 +3,28 @@ using System.IO.Compression;
 namespace TimeoutBudget.PackageTests;
 
 /// <summary>
-/// Packs TimeoutBudget once into a local folder feed and creates a fresh consumer project that references it by
-/// version, exactly as a user would: no project references, its own package cache.
+/// Packs every package once into a local folder feed, with the command README.md gives, and creates fresh consumer
+/// projects that reference them by version, exactly as a user would: no project references, their own package cache.
 /// </summary>
 public sealed class PackageFixture : IDisposable
 {
     public static readonly TimeSpan Bound = TimeSpan.FromMinutes(5);
+
+    /// <summary>The pack command README.md gives contributors, without its output folder.</summary>
+    public static readonly string[] PackCommand = ["pack", "TimeoutBudget.sln", "-c", "Release"];
+
+    /// <summary>Every package this repository produces: the library, its integrations and the command-line tool.</summary>
+    public static readonly string[] PackageIds =
+        ["TimeoutBudget", "TimeoutBudget.Polly", "TimeoutBudget.Aws", "TimeoutBudget.Http", "TimeoutBudget.Grpc", "TimeoutBudget.Hosting", "TimeoutBudget.Cli"];
 
     public PackageFixture()
     {
         Root = Directory.CreateTempSubdirectory("timeoutbudget-e2e-").FullName;
         Feed = Path.Combine(Root, "feed");
         Version = $"0.1.0-e2e{DateTime.UtcNow:yyyyMMddHHmmss}{Random.Shared.Next(1000):000}";
-        var (code, output) = DotNet.Run(DotNet.RepositoryRoot, Bound, "pack", "src/TimeoutBudget/TimeoutBudget.csproj", "-c", "Release",
-            "-o", Feed, $"-p:PackageVersion={Version}", "-p:ContinuousIntegrationBuild=true");
+        // README's one command for contributors, "dotnet pack TimeoutBudget.sln -c Release -o artifacts", into a feed of our
+        // own and with a version no earlier run used, so that no cached copy of a package can stand in for this one.
+        var (code, output) = DotNet.Run(DotNet.RepositoryRoot, Bound, PackCommand.Concat(["-o", Feed, $"-p:PackageVersion={Version}"]).ToArray());
         PackOutput = output;
         if (code != 0)
         {
@@ -55,6 +63,37 @@ public sealed class PackageFixture : IDisposable
     /// <summary>A new consumer project directory, with its own copy of the sources.</summary>
     public string CreateConsumer(string name)
     {
+        var directory = CreateProjectDirectory(name, "Consumer.csproj", $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <Nullable>enable</Nullable>
+                <ImplicitUsings>enable</ImplicitUsings>
+                <RestorePackagesPath>{PackagesPath}</RestorePackagesPath>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="TimeoutBudget" Version="{Version}" />
+              </ItemGroup>
+            </Project>
+            """);
+        foreach (var source in Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Consumer")))
+        {
+            File.Copy(source, Path.Combine(directory, Path.GetFileName(source).Replace(".txt", string.Empty, StringComparison.Ordinal)), overwrite: true);
+        }
+
+        return directory;
+    }
+
+    /// <summary>Where every consumer restores to: its own package cache, so no earlier build's copy of a package leaks in.</summary>
+    public string PackagesPath => Path.Combine(Root, "packages");
+
+    /// <summary>
+    /// A new project directory that restores from the local feed first, isolated from this repository's
+    /// Directory.Build.props and central package versions, with the given project file.
+    /// </summary>
+    public string CreateProjectDirectory(string name, string projectFileName, string projectXml)
+    {
         var directory = Path.Combine(Root, name);
         Directory.CreateDirectory(directory);
         var globalPackages = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
@@ -71,25 +110,7 @@ public sealed class PackageFixture : IDisposable
             """);
         File.WriteAllText(Path.Combine(directory, "Directory.Build.props"), "<Project />");
         File.WriteAllText(Path.Combine(directory, "Directory.Packages.props"), "<Project />");
-        File.WriteAllText(Path.Combine(directory, "Consumer.csproj"), $"""
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <OutputType>Exe</OutputType>
-                <TargetFramework>net10.0</TargetFramework>
-                <Nullable>enable</Nullable>
-                <ImplicitUsings>enable</ImplicitUsings>
-                <RestorePackagesPath>{Path.Combine(Root, "packages")}</RestorePackagesPath>
-              </PropertyGroup>
-              <ItemGroup>
-                <PackageReference Include="TimeoutBudget" Version="{Version}" />
-              </ItemGroup>
-            </Project>
-            """);
-        foreach (var source in Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Consumer")))
-        {
-            File.Copy(source, Path.Combine(directory, Path.GetFileName(source).Replace(".txt", string.Empty, StringComparison.Ordinal)), overwrite: true);
-        }
-
+        File.WriteAllText(Path.Combine(directory, projectFileName), projectXml);
         return directory;
     }
 

@@ -590,7 +590,7 @@ public sealed class BudgetMutationTests
         var options = new BudgetOptions { TimeProvider = _clock, LoggerFactory = factory };
         using var caller = new CancellationTokenSource();
         using var api = Budget.Start("api", TimeSpan.FromSeconds(1), options);
-        using var cancelled = api.DetachedChild("cancelled", TimeSpan.FromMilliseconds(500), caller.Token);
+        using var cancelled = api.DetachedChildLinkedTo("cancelled", TimeSpan.FromMilliseconds(500), caller.Token);
         caller.Cancel();
         _clock.Advance(TimeSpan.FromSeconds(2));
 

@@ -195,7 +195,37 @@ public sealed class BudgetPlanTests
     {
         var json = new string('[', 100_000) + new string(']', 100_000);
         var exception = Assert.Throws<BudgetPlanException>(() => BudgetPlan.Parse(json));
-        Assert.Contains("nests deeper than 64", exception.Message);
+        Assert.Contains("nests deeper than 256 levels (a plan has at most 32 layers)", exception.Message);
+    }
+
+    [Fact]
+    public void The_nesting_limit_is_counted_in_layers_and_the_message_names_the_deepest_layer()
+    {
+        var deepest = BudgetPlan.Parse(Chain(BudgetPlan.MaxNestedLayers));
+        Assert.Equal(BudgetPlan.MaxNestedLayers, deepest.Nodes.Count());
+
+        // 33 layers once read as "nests deeper than 64 levels": JSON levels, which a plan's author never counts.
+        var json = Chain(BudgetPlan.MaxNestedLayers + 1);
+        var exception = Assert.Throws<BudgetPlanException>(() => BudgetPlan.Parse(json));
+        Assert.Equal("The plan nests deeper than 32 layers: this layer, under \"l32\", is layer 33 (line 33, column 1).", exception.Message);
+        Assert.Equal(33, exception.Line);
+    }
+
+    /// <summary>A plan of <paramref name="layers"/> layers, each the only child of the one before, one layer a line.</summary>
+    private static string Chain(int layers)
+    {
+        var json = new System.Text.StringBuilder();
+        for (var i = 1; i <= layers; i++)
+        {
+            json.Append($"{{ \"layer\": \"l{i}\", \"timeout\": \"{(layers * 10) - i}s\", \"children\": [\n");
+        }
+
+        for (var i = 1; i <= layers; i++)
+        {
+            json.Append("] }");
+        }
+
+        return json.ToString();
     }
 
     [Fact]

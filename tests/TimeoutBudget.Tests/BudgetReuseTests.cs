@@ -43,7 +43,7 @@ public sealed class BudgetReuseTests
     {
         using var caller = new CancellationTokenSource();
         using var root = Budget.Start("orchestrator", Minute, _options);
-        using var client = root.DetachedChild("client", TimeSpan.FromSeconds(10), caller.Token);
+        using var client = root.DetachedChildLinkedTo("client", TimeSpan.FromSeconds(10), caller.Token);
 
         caller.Cancel();
 

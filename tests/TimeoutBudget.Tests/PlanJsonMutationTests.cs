@@ -89,7 +89,7 @@ public sealed class PlanJsonMutationTests
         Assert.Equal(PlanJsonKind.Array, accepted.Kind);
 
         var exception = Assert.Throws<BudgetPlanException>(() => PlanJson.Parse(new string('[', deepest + 1) + new string(']', deepest + 1)));
-        Assert.Equal($"The plan nests deeper than 64 levels (line 1, column {deepest + 1}).", exception.Message);
+        Assert.Equal($"The plan's JSON nests deeper than 256 levels (a plan has at most 32 layers) (line 1, column {deepest + 1}).", exception.Message);
         Assert.Equal(deepest + 1, exception.Column);
     }
 
@@ -101,7 +101,7 @@ public sealed class PlanJsonMutationTests
         Assert.Equal(PlanJsonKind.Object, PlanJson.Parse(Nested(PlanJson.MaxDepth)).Kind);
 
         var exception = Assert.Throws<BudgetPlanException>(() => PlanJson.Parse(Nested(PlanJson.MaxDepth + 1)));
-        Assert.Equal($"The plan nests deeper than 64 levels (line 1, column {(5 * (PlanJson.MaxDepth + 1)) + 1}).", exception.Message);
+        Assert.Equal($"The plan's JSON nests deeper than 256 levels (a plan has at most 32 layers) (line 1, column {(5 * (PlanJson.MaxDepth + 1)) + 1}).", exception.Message);
     }
 
     [Theory]

@@ -20,7 +20,7 @@ internal static class Comparison
 
         var margin = Margins.For(sink.Options, inner.Source.Syntax.SyntaxTree);
         var relation = inner.Value == outer.Value ? "equals" : "is longer than";
-        var message = $"{Capitalize(innerDescription)} ({inner.Text}, set at {inner.Where}) {relation} {outerDescription} ({outer.Text}, set at {outer.Where}): {consequence}";
+        var message = $"{SentenceStart(innerDescription)} ({inner.Text}, set at {inner.Where}) {relation} {outerDescription} ({outer.Text}, set at {outer.Where}): {consequence}";
         ReportAt(Descriptors.InnerTimeoutNotShorter, inner, outer, message, Margins.FixProperties(inner, outer.Value, margin), meetsAt, sink);
         return true;
     }
@@ -41,7 +41,7 @@ internal static class Comparison
             return false;
         }
 
-        var message = $"{Capitalize(innerDescription)} ({inner.Text}, set at {inner.Where}) leaves only {DurationText.Format(left)} inside {outerDescription} ({outer.Text}, set at {outer.Where}), less than the minimum margin {margin} ({DurationText.Format(required)}): there is no time left to report the timeout or fall back before the outer one fires";
+        var message = $"{SentenceStart(innerDescription)} ({inner.Text}, set at {inner.Where}) leaves only {DurationText.Format(left)} inside {outerDescription} ({outer.Text}, set at {outer.Where}), less than the minimum margin {margin} ({DurationText.Format(required)}): there is no time left to report the timeout or fall back before the outer one fires";
         ReportAt(Descriptors.MarginTooSmall, inner, outer, message, Margins.FixProperties(inner, outer.Value, margin), meetsAt, sink);
         return true;
     }
@@ -105,5 +105,11 @@ internal static class Comparison
         return syntax.GetLocation();
     }
 
-    public static string Capitalize(string text) => text.Length == 0 || char.IsUpper(text[0]) ? text : char.ToUpperInvariant(text[0]) + text.Substring(1);
+    /// <summary>
+    /// A description as the start of a sentence. Descriptions worded here begin with "the", which is capitalised; any other
+    /// begins with a code name (<c>AttemptTimeout</c>, <c>o.AttemptTimeout</c>, <c>retryPolicy</c>) whose case is part of
+    /// the name, so it is left exactly as written even where that puts a lower-case letter first.
+    /// </summary>
+    public static string SentenceStart(string description) =>
+        description.StartsWith("the ", StringComparison.Ordinal) ? "The" + description.Substring(3) : description;
 }

@@ -236,31 +236,45 @@ internal sealed class Declarations
             return null;
         }
 
-        IOperation? only = null;
-        var uses = 0;
+        // The method's name written exactly twice in its type's files (the declaration and the one call) is checked with the
+        // text already in memory before anything is bound; more occurrences mean more uses, overloads or recursion.
+        IdentifierNameSyntax? use = null;
+        var occurrences = 0;
         foreach (var tree in method.ContainingType.DeclaringSyntaxReferences.Select(r => r.SyntaxTree).Distinct())
         {
-            foreach (var name in tree.GetRoot().DescendantNodes().OfType<SimpleNameSyntax>())
+            var text = tree.GetText().ToString();
+            for (var at = text.IndexOf(method.Name, StringComparison.Ordinal); at >= 0; at = text.IndexOf(method.Name, at + method.Name.Length, StringComparison.Ordinal))
             {
-                if (name.Identifier.ValueText != method.Name || name.Parent is MethodDeclarationSyntax)
+                var wholeWord = (at == 0 || !IsIdentifierCharacter(text[at - 1])) && (at + method.Name.Length >= text.Length || !IsIdentifierCharacter(text[at + method.Name.Length]));
+                if (!wholeWord)
                 {
                     continue;
                 }
 
-                if (++uses > 1 || ModelFor(tree) is not { } model
-                    || !SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(name).Symbol?.OriginalDefinition, method.OriginalDefinition)
-                    || (name.Parent is MemberAccessExpressionSyntax access ? access.Parent : name.Parent) is not InvocationExpressionSyntax invocation
-                    || model.GetOperation(invocation) is not IInvocationOperation call)
+                if (++occurrences > 2)
                 {
                     return null;
                 }
 
-                only = call.Arguments.FirstOrDefault(a => SymbolEqualityComparer.Default.Equals(a.Parameter?.OriginalDefinition, parameter.OriginalDefinition) && a.ArgumentKind == ArgumentKind.Explicit)?.Value;
+                if (tree.GetRoot().FindToken(at).Parent is IdentifierNameSyntax name)
+                {
+                    use = name;
+                }
             }
         }
 
-        return only;
+        if (occurrences != 2 || use is null || ModelFor(use.SyntaxTree) is not { } model
+            || (use.Parent is MemberAccessExpressionSyntax access && access.Name == use ? access.Parent : use.Parent) is not InvocationExpressionSyntax invocation
+            || model.GetOperation(invocation) is not IInvocationOperation call
+            || !SymbolEqualityComparer.Default.Equals(call.TargetMethod.OriginalDefinition, method.OriginalDefinition))
+        {
+            return null;
+        }
+
+        return call.Arguments.FirstOrDefault(a => SymbolEqualityComparer.Default.Equals(a.Parameter?.OriginalDefinition, parameter.OriginalDefinition) && a.ArgumentKind == ArgumentKind.Explicit)?.Value;
     }
+
+    private static bool IsIdentifierCharacter(char c) => char.IsLetterOrDigit(c) || c == '_';
 
     /// <summary>The operation of a node anywhere in the compilation (an attribute's argument in another file).</summary>
     public IOperation? OperationOf(SyntaxNode node) => ModelFor(node.SyntaxTree)?.GetOperation(node);

@@ -126,7 +126,7 @@ internal static class HttpClientRegistrations
             sink.ReportComparison(
                 Descriptors.RetryScheduleDoesNotFit,
                 reportAt.Syntax.GetLocation(),
-                $"{Comparison.Capitalize(description)} cannot fit: not even one retry can start, {parts} {windowDescription} ({window.Text}, set at {window.Where})",
+                $"{Comparison.SentenceStart(description)} cannot fit: not even one retry can start, {parts} {windowDescription} ({window.Text}, set at {window.Where})",
                 new[] { window.Source.Syntax.GetLocation() },
                 null,
                 window);
@@ -164,7 +164,7 @@ internal static class HttpClientRegistrations
         sink.ReportComparison(
             Descriptors.RetryScheduleDoesNotFit,
             reportAt.Syntax.GetLocation(),
-            $"{Comparison.Capitalize(description)} cannot fit: {attempts} attempts × {DurationText.Format(each)}{delayText}{unknownText} is at least {DurationText.Format(attemptsTotal + delays)}, more than {windowDescription} ({window.Text}, set at {window.Where}): the later retries can never run to their timeout",
+            $"{Comparison.SentenceStart(description)} cannot fit: {attempts} attempts × {DurationText.Format(each)}{delayText}{unknownText} is at least {DurationText.Format(attemptsTotal + delays)}, more than {windowDescription} ({window.Text}, set at {window.Where}): the later retries can never run to their timeout",
             new[] { window.Source.Syntax.GetLocation() },
             null,
             perAttempt is { } timed ? new[] { window, timed } : new[] { window });

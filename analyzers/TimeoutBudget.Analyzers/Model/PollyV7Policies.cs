@@ -77,13 +77,16 @@ internal static class PollyV7Policies
         }
     }
 
-    /// <summary>What a body returns when it returns one thing: an expression body, or a block ending in its only return.</summary>
+    /// <summary>
+    /// What a body returns when it returns one thing: an expression body, or a block ending in its only return. Returns of
+    /// lambdas and local functions inside it are theirs, not the body's (<c>b => b.WaitAndRetryAsync(3, n => …)</c>).
+    /// </summary>
     public static IOperation? ReturnedValue(IOperation? body)
     {
         switch (body)
         {
             case IBlockOperation block:
-                var returns = block.Descendants().OfType<IReturnOperation>().Where(r => r.ReturnedValue is not null).ToList();
+                var returns = block.Descendants().OfType<IReturnOperation>().Where(r => r.ReturnedValue is not null && ReturnsFrom(r, block)).ToList();
                 return returns.Count == 1 ? returns[0].ReturnedValue : null;
             case IReturnOperation { ReturnedValue: { } value }:
                 return value;
@@ -92,6 +95,19 @@ internal static class PollyV7Policies
             default:
                 return body.Kind == OperationKind.MethodBody || body.Kind == OperationKind.ConstructorBody ? null : body;
         }
+    }
+
+    private static bool ReturnsFrom(IReturnOperation @return, IBlockOperation body)
+    {
+        for (var parent = @return.Parent; parent is not null && parent != body; parent = parent.Parent)
+        {
+            if (parent is IAnonymousFunctionOperation or ILocalFunctionOperation)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static bool IsPolly(IMethodSymbol method) =>

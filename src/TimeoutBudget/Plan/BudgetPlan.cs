@@ -15,6 +15,12 @@ public sealed partial class BudgetPlan
     /// <summary>The longest layer name accepted.</summary>
     public const int MaxLayerNameLength = 128;
 
+    /// <summary>
+    /// How many layers a plan read from JSON may nest, the root counting as the first: real stacks have a handful, and the
+    /// limit keeps a hostile plan from exhausting the stack of whoever validates it (the analyzer runs inside the compiler).
+    /// </summary>
+    public const int MaxNestedLayers = 32;
+
     private BudgetPlan(BudgetPlanNode root) => Root = root;
 
     /// <summary>The outermost layer.</summary>
@@ -52,7 +58,7 @@ public sealed partial class BudgetPlan
         }
 
         var document = PlanJson.Parse(json);
-        return new BudgetPlan(ReadNode(document, parent: null));
+        return new BudgetPlan(ReadNode(document, parent: null, nesting: 1));
     }
 
     /// <summary>Builds a plan in code.</summary>
@@ -200,8 +206,13 @@ public sealed partial class BudgetPlan
         violations.Add(new BudgetViolation(node.Path, message, position.Line, position.Column, position.Length));
     }
 
-    private static BudgetPlanNode ReadNode(PlanJsonValue json, BudgetPlanNode? parent)
+    private static BudgetPlanNode ReadNode(PlanJsonValue json, BudgetPlanNode? parent, int nesting)
     {
+        if (nesting > MaxNestedLayers)
+        {
+            throw Error(json, $"The plan nests deeper than {MaxNestedLayers} layers: this layer, under {DurationText.Quote(parent!.Layer)}, is layer {nesting}");
+        }
+
         if (json.Kind != PlanJsonKind.Object)
         {
             throw Error(json, $"Expected a layer object such as {{ \"layer\": \"api\", \"timeout\": \"20s\" }} but found {json.Describe()}");
@@ -269,7 +280,7 @@ public sealed partial class BudgetPlan
 
             foreach (var item in children.Value.Items)
             {
-                var child = ReadNode(item, node);
+                var child = ReadNode(item, node, nesting + 1);
                 if (node.FindChild(child.Layer) is not null)
                 {
                     throw Error(item, $"Layer {DurationText.Quote(name)} has two children named {DurationText.Quote(child.Layer)}; sibling names must differ so paths are unique");

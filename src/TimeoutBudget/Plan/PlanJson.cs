@@ -10,7 +10,12 @@ namespace TimeoutBudget;
 /// </summary>
 internal static class PlanJson
 {
-    public const int MaxDepth = 64;
+    /// <summary>
+    /// How deep JSON may nest at all, a guard for the recursive reader. A layer takes two levels (its object inside its
+    /// parent's "children" array) and its retry one more, so every plan within <see cref="BudgetPlan.MaxNestedLayers"/>
+    /// fits with room to spare, and deeper plans are told about layers rather than JSON levels until this guard is reached.
+    /// </summary>
+    public const int MaxDepth = 256;
 
     public static PlanJsonValue Parse(string text)
     {
@@ -68,7 +73,7 @@ internal static class PlanJson
         {
             if (depth > MaxDepth)
             {
-                throw Error($"The plan nests deeper than {MaxDepth} levels");
+                throw Error($"The plan's JSON nests deeper than {MaxDepth} levels (a plan has at most {BudgetPlan.MaxNestedLayers} layers)");
             }
 
             if (AtEnd)

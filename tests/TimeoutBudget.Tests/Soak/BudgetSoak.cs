@@ -112,7 +112,7 @@ public static class BudgetSoak
                         switch (random.Next(4))
                         {
                             case 0:
-                                child = parent.DetachedChild($"d{level}", timeout, caller.Token);
+                                child = parent.DetachedChildLinkedTo($"d{level}", timeout, caller.Token);
                                 ambient = false;
                                 break;
                             case 1:
