@@ -52,8 +52,46 @@ public class TimeoutAnalyzer : DiagnosticAnalyzer
                 return;
             }
 
-            start.RegisterSymbolStartAction(symbolStart => Collect(symbolStart, new TypeTimeoutModel(facts.Types, facts.Evaluator, facts.RequestTimeouts, facts.NamedClients), rules), SymbolKind.NamedType);
+            start.RegisterSymbolStartAction(
+                symbolStart =>
+                {
+                    // A type whose text names nothing a rule can start from is not collected at all: without operation actions
+                    // for its members the driver does not even build their operation trees.
+                    if (MentionsATimeout(symbolStart.Symbol, symbolStart.CancellationToken))
+                    {
+                        Collect(symbolStart, new TypeTimeoutModel(facts.Types, facts.Evaluator, facts.RequestTimeouts, facts.NamedClients), rules);
+                    }
+                },
+                SymbolKind.NamedType);
         });
+    }
+
+    /// <summary>
+    /// The words every finding starts from: a timeout or deadline written in the type (<c>Timeout</c>, <c>TimeSpan</c>,
+    /// <c>CancelAfter</c>, a token source, <c>Deadline</c>), a timed wait (<c>Wait…</c>, <c>WhenAny</c>, <c>Delay</c>), a
+    /// retry or policy, the resilience handlers, or a budget. Ordinal and case-sensitive, as code is written.
+    /// </summary>
+    private static readonly string[] TimeoutWords =
+    {
+        "Timeout", "TimeSpan", "CancelAfter", "CancellationTokenSource", "eadline", "Wait", "WhenAny", "Delay",
+        "Retry", "Policy", "Execute", "Resilience", "Hedging", "Budget",
+    };
+
+    private static bool MentionsATimeout(ISymbol type, CancellationToken cancellationToken)
+    {
+        foreach (var reference in type.DeclaringSyntaxReferences)
+        {
+            var text = reference.SyntaxTree.GetText(cancellationToken).ToString(reference.Span);
+            foreach (var word in TimeoutWords)
+            {
+                if (text.IndexOf(word, StringComparison.Ordinal) >= 0)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
     }
 
     /// <summary>The rules this analyzer runs that have anything to look for in a compilation with these types.</summary>
