@@ -20,11 +20,7 @@ public sealed class Budget : IDisposable
     // The hot fields only: everything a budget rarely needs lives in Extras, so opening a child allocates one small object.
     private readonly BudgetOptions _options;
     private readonly TimeProvider _time;
-    // A root's lease (source and timer) is taken when it opens; a child's only when someone first needs its token (see
-    // Lease): a child used only through Remaining, IsExpired, ThrowIfExpired or Fits never has one. NoLease marks a
-    // child disposed cleanly before anyone asked.
-    private static readonly TokenLease NoLease = new(TimeProvider.System);
-    private TokenLease? _lease;
+    private readonly TokenLease _lease;
     private readonly Budget? _previous;
     private readonly long _startTimestamp;
     private readonly long _deadlineTimestamp;
@@ -62,18 +58,14 @@ public sealed class Budget : IDisposable
             _utcTicksAtStart = _time.GetUtcNow().UtcTicks;
         }
 
-        if (parent is null)
-        {
-            _lease = options.ReuseTokenSources ? options.Leases.Get() : new TokenLease(_time);
-        }
-
+        _lease = options.ReuseTokenSources ? options.Leases.Get() : new TokenLease(_time);
         if (deadlineTimestamp <= startTimestamp)
         {
             CancelWith(Cause.Expired);
         }
         else
         {
-            _lease?.Arm(this, _time.GetElapsedTime(startTimestamp, deadlineTimestamp), deadlineTimestamp);
+            _lease.Arm(this, _time.GetElapsedTime(startTimestamp, deadlineTimestamp), deadlineTimestamp);
 
             if (parent is not null && !parent.AddChild(this))
             {
@@ -214,16 +206,10 @@ public sealed class Budget : IDisposable
     /// <see cref="IsExpired"/> is still false; <see cref="ThrowIfExpired"/> says whose deadline or whose caller it was.
     /// </summary>
     /// <remarks>
-    /// <para>A child's cancellation source and timer are created when its token is first read: a child used only through
-    /// <see cref="Remaining"/>, <see cref="IsExpired"/>, <see cref="ThrowIfExpired"/> or <see cref="Fits"/> never needs
-    /// them, and its expiry is then read from the clock.</para>
-    /// <para>With <see cref="BudgetOptions.ReuseTokenSources"/> (the default) the source behind a budget that ends cleanly is
-    /// reused: do not use the token after disposing the budget.</para>
+    /// With <see cref="BudgetOptions.ReuseTokenSources"/> (the default) the source behind a budget that ends cleanly is
+    /// reused: do not use the token after disposing the budget.
     /// </remarks>
-    public CancellationToken Token => (Volatile.Read(ref _lease) ?? CreateLease()).Source.Token;
-
-    /// <summary>Whether this budget has a cancellation source yet (for tests: a child nobody asked for its token has none).</summary>
-    internal bool HasTokenSource => Volatile.Read(ref _lease) is { } lease && !ReferenceEquals(lease, NoLease);
+    public CancellationToken Token => _lease.Source.Token;
 
     /// <summary>The options shared by this budget and its children.</summary>
     public BudgetOptions Options => _options;
@@ -601,12 +587,6 @@ public sealed class Budget : IDisposable
             Ambient.Value = previous;
         }
 
-        if (Volatile.Read(ref _lease) is null && (Cause)Volatile.Read(ref _cause) == Cause.None && _time.GetTimestamp() >= _deadlineTimestamp)
-        {
-            // A child without a timer that ran out unobserved: it expired, as its timer would have said.
-            OnDeadline();
-        }
-
         // Closed first, so that no cancellation can start through this budget from here on: its lease may then be reused.
         var closed = Interlocked.CompareExchange(ref _cause, (int)Cause.Closed, (int)Cause.None) == (int)Cause.None;
         Parent?.RemoveChild(this);
@@ -619,75 +599,14 @@ public sealed class Budget : IDisposable
         _callerLink.Dispose();
         _extras?.EnclosingLink.Dispose();
         var ended = EndScope();
-        var lease = Volatile.Read(ref _lease);
-        if (lease is null && closed)
+        if (closed && ended && _options.ReuseTokenSources && _lease.TryRelease())
         {
-            // Nobody has asked for the token: from now on nobody gets a live source (a late reader gets one never cancelled).
-            lease = Interlocked.CompareExchange(ref _lease, NoLease, null);
-        }
-
-        if (lease is null || ReferenceEquals(lease, NoLease))
-        {
-            // Never had a source; one cancelled, if anyone still asks, is made for them (CreateLease).
-            return;
-        }
-
-        if (closed && ended && _options.ReuseTokenSources && lease.TryRelease())
-        {
-            _options.Leases.Return(lease);
+            _options.Leases.Return(_lease);
         }
         else
         {
-            lease.Dispose();
+            _lease.Dispose();
         }
-    }
-
-    /// <summary>
-    /// Gives a child its source and timer the first time its token is needed: armed for what is left of its deadline,
-    /// or cancelled at once when the child has already been cancelled (its cause is recorded; the source was not there yet).
-    /// </summary>
-    private TokenLease CreateLease()
-    {
-        var lease = _options.ReuseTokenSources ? _options.Leases.Get() : new TokenLease(_time);
-        var armed = false;
-        if ((Cause)Volatile.Read(ref _cause) == Cause.None)
-        {
-            // Armed before it is published, so Dispose, which releases what it finds published, can never see it unarmed.
-            var now = _time.GetTimestamp();
-            lease.Arm(this, now >= _deadlineTimestamp ? TimeSpan.Zero : _time.GetElapsedTime(now, _deadlineTimestamp), _deadlineTimestamp);
-            armed = true;
-        }
-
-        var winner = Interlocked.CompareExchange(ref _lease, lease, null);
-        if (winner is not null)
-        {
-            // Another reader, or Dispose, got there first.
-            if (armed && _options.ReuseTokenSources && lease.TryRelease())
-            {
-                _options.Leases.Return(lease);
-            }
-            else
-            {
-                lease.Dispose();
-            }
-
-            return winner;
-        }
-
-        if ((Cause)Volatile.Read(ref _cause) is not (Cause.None or Cause.Closed))
-        {
-            // Cancelled before the source existed (CancelWith found none to cancel), or while it was being made.
-            try
-            {
-                lease.Source.Cancel();
-            }
-            catch (ObjectDisposedException)
-            {
-                // Disposed concurrently: nobody is left to observe the token.
-            }
-        }
-
-        return lease;
     }
 
     /// <summary>The path, allotment and time left.</summary>
@@ -811,11 +730,7 @@ public sealed class Budget : IDisposable
                 return null;
             }
 
-            if (CancelWith(Cause.Expired) && !HasTokenSource)
-            {
-                // No timer will say so: a child nobody asked for its token expires when its clock is read past the deadline.
-                BudgetTelemetry.ReportExpired(this);
-            }
+            CancelWith(Cause.Expired);
         }
 
         for (var budget = this; budget is not null; budget = budget.Outer)
@@ -888,7 +803,7 @@ public sealed class Budget : IDisposable
     }
 
     /// <summary>The lease's timer fired while this budget held it.</summary>
-    internal void OnTimer(TokenLease lease)
+    internal void OnTimer()
     {
         var now = _time.GetTimestamp();
         // Timers count whole milliseconds on a coarser clock than ours (4 ms ticks on Linux) and may fire a moment early.
@@ -899,7 +814,7 @@ public sealed class Budget : IDisposable
             var early = _time.GetElapsedTime(now, _deadlineTimestamp);
             try
             {
-                lease.Timer.Change(TimeSpan.FromMilliseconds(Math.Ceiling(early.TotalMilliseconds)), Timeout.InfiniteTimeSpan);
+                _lease.Timer.Change(TimeSpan.FromMilliseconds(Math.Ceiling(early.TotalMilliseconds)), Timeout.InfiniteTimeSpan);
             }
             catch (ObjectDisposedException)
             {
@@ -968,8 +883,7 @@ public sealed class Budget : IDisposable
 
             try
             {
-                // A child that never handed out its token has no source yet: CreateLease cancels the one it makes later.
-                Volatile.Read(ref _lease)?.Source.Cancel();
+                _lease.Source.Cancel();
             }
             catch (ObjectDisposedException)
             {

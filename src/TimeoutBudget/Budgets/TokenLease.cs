@@ -85,7 +85,7 @@ internal sealed class TokenLease : IDisposable
     /// <summary>Releases the timer. The source is never disposed: abandoned work may still hold its token.</summary>
     public void Dispose() => Timer.Dispose();
 
-    private void OnTimer() => Volatile.Read(ref _owner)?.OnTimer(this);
+    private void OnTimer() => Volatile.Read(ref _owner)?.OnTimer();
 
     /// <summary>Leases for the budgets of one <see cref="BudgetOptions"/> (one clock).</summary>
     internal sealed class Pool : PooledObjectPolicy<TokenLease>
