@@ -67,9 +67,10 @@ public sealed class Budget : IDisposable
         {
             _lease.Arm(this, _time.GetElapsedTime(startTimestamp, deadlineTimestamp), deadlineTimestamp);
 
-            if (parent is not null && !parent.AddChild(this))
+            if (parent is not null && !parent.AddChild(this) && (Cause)Volatile.Read(ref parent._cause) != Cause.Closed)
             {
-                // The parent cancelled after OpenChild checked it: the child ends with it at once.
+                // The parent cancelled after OpenChild checked it: the child ends with it at once. (A parent disposed
+                // meanwhile cancels nothing any more: the child just is not linked.)
                 CancelWith(Cause.Parent);
             }
 
