@@ -135,7 +135,9 @@ public class RobustnessTests
             references,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
 
-        var (exceptions, diagnostics) = await AnalyzeAsync(compilation, additionalFiles, TimeSpan.FromMinutes(2));
+        // The bound catches a hang, not slowness (speed lives in the benchmarks): the whole repository, 1,000+ files, bound and
+        // analyzed on a 2-core machine that may be busy takes one to three minutes.
+        var (exceptions, diagnostics) = await AnalyzeAsync(compilation, additionalFiles, TimeSpan.FromMinutes(5));
 
         Assert.Empty(exceptions);
         Assert.DoesNotContain(diagnostics, d => d.Id is "AD0001" or "AD0002");

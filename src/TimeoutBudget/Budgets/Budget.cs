@@ -26,8 +26,15 @@ public sealed class Budget : IDisposable
     private readonly long _deadlineTimestamp;
     private readonly long _utcTicksAtStart;
     private Extras? _extras;
-    private CancellationTokenRegistration _parentLink;
     private CancellationTokenRegistration _callerLink;
+
+    // Live children, an intrusive doubly-linked list guarded by _childLock: a parent cancels its children itself, so a
+    // child costs no registration on its parent's token. _childrenCut is set, under the lock, once the parent cancels.
+    private Budget? _firstChild;
+    private Budget? _previousSibling;
+    private Budget? _nextSibling;
+    private int _childLock;
+    private bool _childrenCut;
     private int _cause;
     private int _cancelCompleted;
     private int _disposed;
@@ -60,9 +67,11 @@ public sealed class Budget : IDisposable
         {
             _lease.Arm(this, _time.GetElapsedTime(startTimestamp, deadlineTimestamp), deadlineTimestamp);
 
-            if (parent is not null)
+            if (parent is not null && !parent.AddChild(this) && (Cause)Volatile.Read(ref parent._cause) != Cause.Closed)
             {
-                _parentLink = parent.Token.UnsafeRegister(static state => ((Budget)state!).CancelWith(Cause.Parent), this);
+                // The parent cancelled after OpenChild checked it: the child ends with it at once. (A parent disposed
+                // meanwhile cancels nothing any more: the child just is not linked.)
+                CancelWith(Cause.Parent);
             }
 
             if (callerToken.CanBeCanceled)
@@ -600,7 +609,13 @@ public sealed class Budget : IDisposable
 
         // Closed first, so that no cancellation can start through this budget from here on: its lease may then be reused.
         var closed = Interlocked.CompareExchange(ref _cause, (int)Cause.Closed, (int)Cause.None) == (int)Cause.None;
-        _parentLink.Dispose();
+        Parent?.RemoveChild(this);
+        if (closed)
+        {
+            // Closed, this budget can never cancel its children: let go of any still open (as a reset source drops its registrations).
+            CutChildren();
+        }
+
         _callerLink.Dispose();
         _extras?.EnclosingLink.Dispose();
         var ended = EndScope();
@@ -868,15 +883,41 @@ public sealed class Budget : IDisposable
             return false;
         }
 
+        List<Exception>? failures = null;
         try
         {
-            // Runs every registration on the token synchronously, children's links included: each child, and each of its
-            // children, is cancelled before this call returns.
-            _lease.Source.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-            // Disposed concurrently: nobody is left to observe the token.
+            // Every live child, and each of its children, is cancelled before this budget's own token, and all of them
+            // before this call returns: whoever this token wakes finds the children already cancelled.
+            for (var child = CutChildren(); child is not null; child = child._nextSibling)
+            {
+                try
+                {
+                    child.CancelWith(Cause.Parent);
+                }
+                catch (AggregateException exception)
+                {
+                    // A callback on a child's token threw: the rest are still cancelled, and the failure is reported below.
+                    (failures ??= []).Add(exception);
+                }
+            }
+
+            try
+            {
+                _lease.Source.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Disposed concurrently: nobody is left to observe the token.
+            }
+            catch (AggregateException exception) when (failures is not null)
+            {
+                failures.Add(exception);
+            }
+
+            if (failures is not null)
+            {
+                throw new AggregateException(failures);
+            }
         }
         finally
         {
@@ -911,6 +952,127 @@ public sealed class Budget : IDisposable
         }
 
         return completed.Task;
+    }
+
+    /// <summary>Links a new child into this budget's list, unless this budget has started cancelling its children.</summary>
+    /// <returns>Whether the child was linked; when false, this budget is cancelling and the child must end with it.</returns>
+    private bool AddChild(Budget child)
+    {
+        EnterChildLock();
+        try
+        {
+            if (_childrenCut)
+            {
+                return false;
+            }
+
+            var first = _firstChild;
+            child._nextSibling = first;
+            if (first is not null)
+            {
+                first._previousSibling = child;
+            }
+
+            _firstChild = child;
+            return true;
+        }
+        finally
+        {
+            Volatile.Write(ref _childLock, 0);
+        }
+    }
+
+    /// <summary>Unlinks an ending child in O(1). Once this budget has cut its list (it is cancelling them), there is nothing to unlink.</summary>
+    private void RemoveChild(Budget child)
+    {
+        EnterChildLock();
+        try
+        {
+            if (_childrenCut)
+            {
+                return;
+            }
+
+            var previous = child._previousSibling;
+            var next = child._nextSibling;
+            if (previous is not null)
+            {
+                previous._nextSibling = next;
+            }
+            else if (ReferenceEquals(_firstChild, child))
+            {
+                _firstChild = next;
+            }
+
+            if (next is not null)
+            {
+                next._previousSibling = previous;
+            }
+
+            child._previousSibling = null;
+            child._nextSibling = null;
+        }
+        finally
+        {
+            Volatile.Write(ref _childLock, 0);
+        }
+    }
+
+    /// <summary>Takes the whole list of live children, once: from here on no child is linked or unlinked.</summary>
+    /// <returns>The first child; the rest follow through their next links, which no longer change.</returns>
+    private Budget? CutChildren()
+    {
+        EnterChildLock();
+        try
+        {
+            _childrenCut = true;
+            var first = _firstChild;
+            _firstChild = null;
+            return first;
+        }
+        finally
+        {
+            Volatile.Write(ref _childLock, 0);
+        }
+    }
+
+    /// <summary>How many children are linked into this budget's list right now (for tests).</summary>
+    internal int LinkedChildCount
+    {
+        get
+        {
+            EnterChildLock();
+            try
+            {
+                var count = 0;
+                for (var child = _firstChild; child is not null; child = child._nextSibling)
+                {
+                    count++;
+                }
+
+                return count;
+            }
+            finally
+            {
+                Volatile.Write(ref _childLock, 0);
+            }
+        }
+    }
+
+    private void EnterChildLock()
+    {
+        if (Interlocked.CompareExchange(ref _childLock, 1, 0) == 0)
+        {
+            return;
+        }
+
+        // Held only for a few pointer writes: spin (yielding on a busy machine) rather than block.
+        var spinner = default(SpinWait);
+        do
+        {
+            spinner.SpinOnce(sleep1Threshold: -1);
+        }
+        while (Interlocked.CompareExchange(ref _childLock, 1, 0) != 0);
     }
 
     private static long ToTimestampTicks(TimeSpan duration, TimeProvider time, bool roundUp)

@@ -209,24 +209,31 @@ public sealed class BudgetMonitor : IDisposable
             return;
         }
 
-        Interlocked.Decrement(ref _count);
-        var now = _time.GetTimestamp();
-        var deadline = budget.LateAfterTimestamp;
-        if (Volatile.Read(ref entry.Reported) != 0)
+        try
         {
-            BudgetTelemetry.OrphanCounter.Add(-1, new KeyValuePair<string, object?>("layer", budget.Layer));
-        }
+            var now = _time.GetTimestamp();
+            var deadline = budget.LateAfterTimestamp;
+            if (Volatile.Read(ref entry.Reported) != 0)
+            {
+                BudgetTelemetry.OrphanCounter.Add(-1, new KeyValuePair<string, object?>("layer", budget.Layer));
+            }
 
-        if (now <= deadline)
+            if (now <= deadline)
+            {
+                return;
+            }
+
+            Interlocked.Increment(ref _endedLate);
+            var late = _time.GetElapsedTime(deadline, now).TotalSeconds;
+            BudgetTelemetry.PostDeadlineCounter.Add(late, new KeyValuePair<string, object?>("layer", budget.Layer));
+            var key = _postDeadlineSeconds.Count < MaxLayers || _postDeadlineSeconds.ContainsKey(budget.Layer) ? budget.Layer : "(other)";
+            _postDeadlineSeconds.AddOrUpdate(key, late, (_, total) => total + late);
+        }
+        finally
         {
-            return;
+            // Counted down last: once LiveCount says the work has ended, its lateness is already in the totals.
+            Interlocked.Decrement(ref _count);
         }
-
-        Interlocked.Increment(ref _endedLate);
-        var late = _time.GetElapsedTime(deadline, now).TotalSeconds;
-        BudgetTelemetry.PostDeadlineCounter.Add(late, new KeyValuePair<string, object?>("layer", budget.Layer));
-        var key = _postDeadlineSeconds.Count < MaxLayers || _postDeadlineSeconds.ContainsKey(budget.Layer) ? budget.Layer : "(other)";
-        _postDeadlineSeconds.AddOrUpdate(key, late, (_, total) => total + late);
     }
 
     private OverdueWork Describe(Budget budget, long now) =>

@@ -1,0 +1,154 @@
+using Microsoft.Extensions.Time.Testing;
+
+namespace TimeoutBudget.Tests;
+
+/// <summary>
+/// Issue 15: a parent cancels its live children through its own list — no registration on its token per child — in
+/// O(1) per child opened or disposed, with the same guarantees the token links gave.
+/// </summary>
+public sealed class ChildListTests
+{
+    private readonly FakeTimeProvider _clock = new();
+
+    private BudgetOptions Options => new() { TimeProvider = _clock };
+
+    [Fact]
+    public void Children_are_linked_while_open_and_unlinked_when_disposed_in_any_order()
+    {
+        using var root = Budget.Start("request", TimeSpan.FromSeconds(10), Options);
+        var children = Enumerable.Range(0, 4).Select(i => root.DetachedChild("call" + i, TimeSpan.FromSeconds(1))).ToArray();
+        Assert.Equal(4, root.LinkedChildCount);
+
+        children[1].Dispose();
+        Assert.Equal(3, root.LinkedChildCount);
+        children[3].Dispose();
+        Assert.Equal(2, root.LinkedChildCount);
+        children[0].Dispose();
+        children[0].Dispose();
+        Assert.Equal(1, root.LinkedChildCount);
+        children[2].Dispose();
+        Assert.Equal(0, root.LinkedChildCount);
+    }
+
+    [Fact]
+    public void A_cancelled_parent_cancels_every_live_child_and_grandchild_before_its_own_token_and_skips_disposed_ones()
+    {
+        using var caller = new CancellationTokenSource();
+        using var root = Budget.Start("request", TimeSpan.FromSeconds(10), Options, caller.Token);
+        var children = Enumerable.Range(0, 3).Select(i => root.DetachedChild("call" + i, TimeSpan.FromSeconds(5))).ToArray();
+        var grandchildren = children.Select(c => c.DetachedChild("inner", TimeSpan.FromSeconds(1))).ToArray();
+        var ended = root.DetachedChild("ended", TimeSpan.FromSeconds(5));
+        var endedToken = ended.Token;
+        ended.Dispose();
+
+        var seenByParentCallback = false;
+        using var registration = root.Token.Register(() =>
+            seenByParentCallback = children.Concat(grandchildren).All(b => b.Token.IsCancellationRequested));
+        caller.Cancel();
+
+        Assert.True(seenByParentCallback, "the parent's token ran its callbacks before its children were cancelled");
+        Assert.All(children.Concat(grandchildren), b => Assert.True(b.Token.IsCancellationRequested));
+        Assert.False(endedToken.IsCancellationRequested);
+        Assert.Equal("request", Assert.Throws<BudgetCancelledException>(grandchildren[2].ThrowIfExpired).Path);
+        Assert.Equal(0, root.LinkedChildCount);
+
+        foreach (var budget in grandchildren.Concat(children))
+        {
+            budget.Dispose();
+        }
+    }
+
+    [Fact]
+    public void An_expiring_parent_attributes_its_childrens_cancellation_to_itself()
+    {
+        using var root = Budget.Start("request", TimeSpan.FromSeconds(10), Options);
+        using var call = root.DetachedChild("call", Timeout.InfiniteTimeSpan);
+        using var parentToken = root.Token.Register(static () => { });
+
+        // The child takes whatever fits, so both are due within the same second; the parent's deadline is what passes.
+        _clock.Advance(TimeSpan.FromSeconds(10));
+
+        Assert.True(call.Token.IsCancellationRequested);
+        Assert.True(root.Token.IsCancellationRequested);
+        Assert.Equal("request/call", Assert.Throws<BudgetExhaustedException>(call.ThrowIfExpired).Path);
+    }
+
+    [Fact]
+    public void A_throwing_callback_on_one_child_does_not_stop_its_siblings_or_the_parent_from_being_cancelled()
+    {
+        using var caller = new CancellationTokenSource();
+        using var root = Budget.Start("request", TimeSpan.FromSeconds(10), Options, caller.Token);
+        using var first = root.DetachedChild("first", TimeSpan.FromSeconds(1));
+        using var throwing = root.DetachedChild("throwing", TimeSpan.FromSeconds(1));
+        using var last = root.DetachedChild("last", TimeSpan.FromSeconds(1));
+        using var registration = throwing.Token.Register(static () => throw new InvalidOperationException("callback fault"));
+
+        var thrown = Assert.Throws<AggregateException>(caller.Cancel);
+
+        Assert.Contains(thrown.Flatten().InnerExceptions, e => e is InvalidOperationException { Message: "callback fault" });
+        Assert.True(first.Token.IsCancellationRequested);
+        Assert.True(last.Token.IsCancellationRequested);
+        Assert.True(root.Token.IsCancellationRequested);
+    }
+
+    [Fact]
+    public void A_parent_disposed_cleanly_lets_go_of_its_children_without_cancelling_them()
+    {
+        var root = Budget.Start("request", TimeSpan.FromSeconds(10), Options);
+        using var child = root.DetachedChild("call", TimeSpan.FromSeconds(1));
+        root.Dispose();
+
+        Assert.Equal(0, root.LinkedChildCount);
+        Assert.False(child.Token.IsCancellationRequested);
+        child.Dispose();
+        Assert.Equal(0, root.LinkedChildCount);
+    }
+
+    [Fact]
+    public async Task Children_opened_and_disposed_on_many_threads_while_the_parent_cancels_are_all_cancelled_or_unlinked()
+    {
+        for (var round = 0; round < 20; round++)
+        {
+            using var caller = new CancellationTokenSource();
+            using var root = Budget.Start("request", TimeSpan.FromSeconds(10), Options, caller.Token);
+            using var go = new ManualResetEventSlim();
+            var workers = Enumerable.Range(0, 4).Select(_ => Task.Run(() =>
+            {
+                var kept = new List<Budget>();
+                go.Wait();
+                for (var i = 0; i < 200; i++)
+                {
+                    try
+                    {
+                        var child = root.DetachedChild("call", TimeSpan.FromSeconds(1));
+                        if (i % 2 == 0)
+                        {
+                            child.Dispose();
+                        }
+                        else
+                        {
+                            kept.Add(child);
+                        }
+                    }
+                    catch (BudgetCancelledException)
+                    {
+                        break;
+                    }
+                }
+
+                return kept;
+            })).ToArray();
+
+            go.Set();
+            caller.Cancel();
+            var kept = (await Task.WhenAll(workers).WaitAsync(TimeSpan.FromSeconds(30))).SelectMany(k => k).ToList();
+
+            Assert.All(kept, child => Assert.True(child.Token.IsCancellationRequested, "a child open when its parent cancelled was not cancelled"));
+            Assert.Equal(0, root.LinkedChildCount);
+            foreach (var child in kept)
+            {
+                child.Dispose();
+            }
+        }
+    }
+}
