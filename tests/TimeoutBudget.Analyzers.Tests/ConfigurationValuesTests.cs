@@ -287,6 +287,53 @@ public class ConfigurationValuesTests
         },
         ("/0/appsettings.json", """{ "Resilience": { "TotalSeconds": 30, "AttemptSeconds": 10, "Retry": { "Retries": 3, "DelaySeconds": 2 } } }"""));
 
+    [Fact]
+    public async Task Options_declared_in_a_referenced_assembly_are_bound_too()
+    {
+        await TestReferences.PrepareAsync(TestReferences.Net80WithPackages);
+        var test = new Microsoft.CodeAnalysis.CSharp.Testing.CSharpAnalyzerTest<NestedTimeoutAnalyzer, Microsoft.CodeAnalysis.Testing.DefaultVerifier>
+        {
+            ReferenceAssemblies = TestReferences.Net80WithPackages,
+        };
+        // Built as an assembly of its own and referenced as metadata, as a shared project is in a real build.
+        var shared = CSharpCompilation.Create(
+            "Shared",
+            new[] { CSharpSyntaxTree.ParseText("namespace Shared; public sealed class ClientSettings { public int TimeoutSeconds { get; set; } = 5; }") },
+            await TestReferences.ResolveAsync(),
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
+        using var image = new MemoryStream();
+        Assert.True(shared.Emit(image).Success);
+        test.TestState.AdditionalReferences.Add(MetadataReference.CreateFromImage(image.ToArray()));
+        test.TestState.Sources.Add(("/0/Client.cs", """
+            using System;
+            using System.Net.Http;
+            using System.Threading;
+            using System.Threading.Tasks;
+            using Microsoft.Extensions.Configuration;
+            using Microsoft.Extensions.DependencyInjection;
+            using Microsoft.Extensions.Options;
+            using Shared;
+
+            public static class Registration
+            {
+                public static void Add(IServiceCollection services, IConfiguration configuration) =>
+                    services.Configure<ClientSettings>(configuration.GetSection("Client"));
+            }
+
+            public sealed class Client(HttpClient http, IOptions<ClientSettings> settings)
+            {
+                public async Task<string> GetAsync(string url)
+                {
+                    http.Timeout = TimeSpan.FromSeconds(settings.Value.TimeoutSeconds);
+                    using var request = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                    return await {|TB0008:http.GetStringAsync(url, request.Token)|};
+                }
+            }
+            """));
+        test.TestState.AdditionalFiles.Add(("/0/appsettings.json", """{ "Client": { "TimeoutSeconds": 10 } }"""));
+        await test.RunAsync();
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("{")]

@@ -64,7 +64,7 @@ internal sealed class ConfigurationReads
     public ConfiguredValue? BoundProperty(IPropertyReferenceOperation reference, out bool ambiguous)
     {
         ambiguous = false;
-        if (!IsActive || reference.Property.IsStatic || reference.Property.DeclaringSyntaxReferences.Length == 0)
+        if (!IsActive || reference.Property.IsStatic || !IsSettingsType(reference.Property))
         {
             return null;
         }
@@ -116,7 +116,7 @@ internal sealed class ConfigurationReads
         }
 
         if (instance is not null && DurationEvaluator.SkipConversions(instance) is IPropertyReferenceOperation { Arguments.Length: 0 } parent
-            && parent.Property.DeclaringSyntaxReferences.Length > 0)
+            && IsSettingsType(parent.Property))
         {
             foreach (var section in Sections(parent.Property.ContainingType, parent.Instance, depth + 1))
             {
@@ -232,6 +232,25 @@ internal sealed class ConfigurationReads
     }
 
     private static IOperation? Receiver(IInvocationOperation call) => Roots.Receiver(call);
+
+    /// <summary>
+    /// Whether a property can belong to the user's own settings: declared in source, or in a referenced assembly of theirs (an
+    /// options class in a shared project). The platform's and the libraries' own types (<c>HttpClient.Timeout</c>,
+    /// <c>IOptions&lt;T&gt;.Value</c>) are never looked up as bound settings.
+    /// </summary>
+    private static bool IsSettingsType(IPropertySymbol property)
+    {
+        if (property.DeclaringSyntaxReferences.Length > 0)
+        {
+            return true;
+        }
+
+        var assembly = property.ContainingAssembly?.Name ?? string.Empty;
+        return !(assembly.StartsWith("System", StringComparison.Ordinal) || assembly.StartsWith("Microsoft", StringComparison.Ordinal)
+            || assembly.StartsWith("Polly", StringComparison.Ordinal) || assembly.StartsWith("AWSSDK", StringComparison.Ordinal)
+            || assembly.StartsWith("Grpc", StringComparison.Ordinal) || assembly is "netstandard" or "mscorlib" or "TimeoutBudget"
+            || assembly.Length == 0);
+    }
 
     private static string Combine(string section, string key) => section.Length == 0 ? key : section + ":" + key;
 
