@@ -148,6 +148,30 @@ public class MessageTests
         Assert.Equal(new[] { 8 }, diagnostic.AdditionalLocations.Select(l => l.GetLineSpan().StartLinePosition.Line + 1));
     }
 
+    [Fact]
+    public async Task TB0002_names_the_enclosing_polly_timeout_once()
+    {
+        const string source = """
+            using System;
+            using System.Net.Http;
+            using Microsoft.Extensions.DependencyInjection;
+            using Polly;
+
+            class Startup
+            {
+                public void Configure(IServiceCollection services) =>
+                    services.AddHttpClient("api")
+                        .AddPolicyHandler(Policy.TimeoutAsync<HttpResponseMessage>(TimeSpan.FromSeconds(5)))
+                        .AddPolicyHandler(Policy<HttpResponseMessage>.Handle<HttpRequestException>().WaitAndRetryAsync(2, _ => TimeSpan.FromSeconds(1)))
+                        .AddPolicyHandler(Policy.TimeoutAsync<HttpResponseMessage>(TimeSpan.FromSeconds(3)));
+            }
+            """;
+        var diagnostic = Assert.Single(await DiagnosticsAsync(new NestedTimeoutAnalyzer(), source), d => d.Id == "TB0002");
+        var message = diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains("the Polly timeout policy outside it (5 s, set at Seed.cs:10)", message, StringComparison.Ordinal);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(message, "set at Seed.cs:10"));
+    }
+
     private static async Task<ImmutableArray<Diagnostic>> DiagnosticsAsync(DiagnosticAnalyzer analyzer, string source)
     {
         var references = await TestReferences.ResolveAsync();

@@ -89,7 +89,7 @@ internal static class HttpClientRegistrations
                 if (enclosing is null || timeout.Value < enclosing.Value.Value)
                 {
                     enclosing = timeout;
-                    enclosingDescription = $"the Polly timeout policy outside it (set at {timeout.Where})";
+                    enclosingDescription = "the Polly timeout policy outside it";
                 }
 
                 continue;
