@@ -253,4 +253,23 @@ public class StandardHandlerDefaultsTests
                 services.AddHttpClient("slow").{|TB0001:AddStandardResilienceHandler(o => o.AttemptTimeout.Timeout = TimeSpan.FromSeconds(30))|};
         }
         """);
+
+    [Fact]
+    public Task A_total_written_but_computed_is_unknown_not_the_handlers_default() => Verifier.AnalyzerAsync("""
+        using System;
+        using Microsoft.Extensions.DependencyInjection;
+        using Microsoft.Extensions.Http.Resilience;
+
+        static class Registration
+        {
+            // RC-056's shape: the total is derived so that every attempt fits; the 30 s default must not stand in for it.
+            public static void Add(IServiceCollection services, Func<TimeSpan> totalFor) =>
+                services.AddHttpClient("riot").AddStandardResilienceHandler().Configure(o =>
+                {
+                    o.Retry.MaxRetryAttempts = 3;
+                    o.AttemptTimeout.Timeout = TimeSpan.FromSeconds(10);
+                    o.TotalRequestTimeout.Timeout = totalFor();
+                });
+        }
+        """);
 }

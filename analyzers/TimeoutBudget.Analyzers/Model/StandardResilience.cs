@@ -42,36 +42,36 @@ internal static class StandardResilience
     /// </summary>
     private static void CheckHedgingHandler(IInvocationOperation handler, Dictionary<string, WrittenValue> written, DiagnosticSink sink)
     {
-        var total = Value(written, "TotalRequestTimeout.Timeout", DefaultTotal, handler, out var totalWritten);
-        var attempt = Value(written, "Endpoint.Timeout.Timeout", DefaultAttempt, handler, out var attemptWritten);
-        var delay = Value(written, "Hedging.Delay", DefaultDelay, handler, out var delayWritten);
-        if (!total.IsFinite)
+        if (Value(written, "TotalRequestTimeout.Timeout", DefaultTotal, handler, out var totalWritten) is not { IsFinite: true } total)
         {
             return;
         }
 
+        var attempt = Value(written, "Endpoint.Timeout.Timeout", DefaultAttempt, handler, out var attemptWritten);
+        var delay = Value(written, "Hedging.Delay", DefaultDelay, handler, out var delayWritten);
+
         var totalDescription = totalWritten ? "TotalRequestTimeout" : "the handler's default TotalRequestTimeout";
         var attemptDescription = attemptWritten ? "Endpoint.Timeout" : "the handler's default Endpoint.Timeout";
-        if ((totalWritten || attemptWritten) && attempt.IsFinite)
+        if ((totalWritten || attemptWritten) && attempt is { IsFinite: true } endpointAttempt)
         {
             var consequence = $"the total request timeout ends every request after {total.Text}, so the per-endpoint attempt timeout never fires and a slow endpoint is never reported as one";
-            if (Comparison.InnerNotShorter(attempt, attemptDescription, total, totalDescription, consequence, sink, handler)
-                || Comparison.MarginTooSmall(attempt, attemptDescription, total, totalDescription, sink, handler))
+            if (Comparison.InnerNotShorter(endpointAttempt, attemptDescription, total, totalDescription, consequence, sink, handler)
+                || Comparison.MarginTooSmall(endpointAttempt, attemptDescription, total, totalDescription, sink, handler))
             {
                 return;
             }
         }
 
-        if ((totalWritten || delayWritten) && delay.IsFinite && delay.Value >= total.Value)
+        if ((totalWritten || delayWritten) && delay is { IsFinite: true } hedgingDelay && hedgingDelay.Value >= total.Value)
         {
             var delayDescription = delayWritten ? "Hedging.Delay" : "the handler's default Hedging.Delay";
             sink.ReportComparison(
                 Descriptors.RetryScheduleDoesNotFit,
                 Comparison.MeetingLocation(handler),
-                $"The hedging schedule cannot fit: not even one hedged attempt can start, {delayDescription} ({delay.Text}, set at {delay.Where}) already uses up {totalDescription} ({total.Text}, set at {total.Where})",
-                new[] { delay.Source.Syntax.GetLocation(), total.Source.Syntax.GetLocation() },
+                $"The hedging schedule cannot fit: not even one hedged attempt can start, {delayDescription} ({hedgingDelay.Text}, set at {hedgingDelay.Where}) already uses up {totalDescription} ({total.Text}, set at {total.Where})",
+                new[] { hedgingDelay.Source.Syntax.GetLocation(), total.Source.Syntax.GetLocation() },
                 null,
-                delay,
+                hedgingDelay,
                 total);
         }
     }
@@ -82,9 +82,8 @@ internal static class StandardResilience
     /// </summary>
     private static void CheckHandler(IInvocationOperation handler, Dictionary<string, WrittenValue> written, TypeTimeoutModel model, DiagnosticSink sink)
     {
-        var total = Value(written, "TotalRequestTimeout.Timeout", DefaultTotal, handler, out var totalWritten);
-        var attempt = Value(written, "AttemptTimeout.Timeout", DefaultAttempt, handler, out var attemptWritten);
-        if (!total.IsFinite || !attempt.IsFinite)
+        if (Value(written, "TotalRequestTimeout.Timeout", DefaultTotal, handler, out var totalWritten) is not { IsFinite: true } total
+            || Value(written, "AttemptTimeout.Timeout", DefaultAttempt, handler, out var attemptWritten) is not { IsFinite: true } attempt)
         {
             return;
         }
@@ -123,10 +122,19 @@ internal static class StandardResilience
         }
     }
 
-    private static Duration Value(Dictionary<string, WrittenValue> written, string path, TimeSpan fallback, IInvocationOperation handler, out bool isWritten)
+    /// <summary>
+    /// The written value, the handler's documented default when nothing writes it, or null when code writes a value that
+    /// cannot be known (a computed timeout is not the default).
+    /// </summary>
+    private static Duration? Value(Dictionary<string, WrittenValue> written, string path, TimeSpan fallback, IInvocationOperation handler, out bool isWritten)
     {
-        isWritten = written.TryGetValue(path, out var value) && value.Value is Duration;
-        return isWritten ? (Duration)value.Value! : new Duration(fallback, handler, isMilliseconds: false);
+        isWritten = written.TryGetValue(path, out var value);
+        if (!isWritten)
+        {
+            return new Duration(fallback, handler, isMilliseconds: false);
+        }
+
+        return value.Value is Duration known ? known : null;
     }
 
     private static RetrySchedule? Schedule(Dictionary<string, WrittenValue> written, int retries)
