@@ -604,6 +604,16 @@ public sealed class BudgetPropertyTests
 
         var name = "n" + id.ToString(CultureInfo.InvariantCulture);
         var before = Budget.Current;
+
+        // The generator produces reserves as long as (or longer than) a finite timeout on purpose: Child refuses them, as
+        // the plan checker does, whatever state the parent is in, and nothing changes. The child is then opened without one.
+        if (reserve > TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan && timeout != TimeSpan.MaxValue && reserve >= timeout)
+        {
+            var refused = Assert.Throws<ArgumentOutOfRangeException>(() => p.Child(name, timeout, reserve));
+            Assert.Equal("reserve", refused.ParamName);
+            Assert.Same(before, Budget.Current);
+            reserve = TimeSpan.Zero;
+        }
         var caller = spec.CancelAt >= 0 ? new CancellationTokenSource() : null;
         Budget? budget = null;
         Exception? error = null;
