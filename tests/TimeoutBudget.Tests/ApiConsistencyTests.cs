@@ -33,4 +33,30 @@ public sealed class ApiConsistencyTests
         Assert.Equal("layer", Assert.Throws<ArgumentNullException>(() => root.Child(null!, TimeSpan.FromSeconds(1))).ParamName);
         Assert.Equal("layer", Assert.Throws<ArgumentNullException>(() => root.DetachedChild(null!, TimeSpan.FromSeconds(1))).ParamName);
     }
+
+    [Fact]
+    public void A_reserve_that_takes_all_of_a_childs_timeout_is_refused_as_the_plan_checker_refuses_it()
+    {
+        using var root = Budget.Start("root", TimeSpan.FromSeconds(30), Options);
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => root.Child("db", TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(5)));
+        Assert.Equal("reserve", error.ParamName);
+        Assert.Contains("db: reserve 5 s takes all of its 500 ms", error.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => root.Child("db", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => root.Child("db", TimeSpan.Zero, TimeSpan.FromTicks(1)));
+        Assert.Same(root, Budget.Current);
+
+        // The same rule as BudgetPlan.Validate: the plan for that child is rejected with the same words.
+        var plan = BudgetPlan.Create("root", TimeSpan.FromSeconds(30), r => r.Child("db", TimeSpan.FromMilliseconds(500), db => db.WithReserve(TimeSpan.FromSeconds(5))));
+        Assert.Contains(plan.Validate(), v => v.Message.Contains("db: reserve 5 s takes all of its 500 ms", StringComparison.Ordinal));
+
+        // Shorter than the timeout is accepted; with an infinite timeout the reserve applies when it is shorter than what the child gets.
+        using (var kept = root.Child("cache", TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(999)))
+        {
+            Assert.Equal(TimeSpan.FromMilliseconds(999), kept.Reserve);
+        }
+
+        using var open = root.Child("all", Timeout.InfiniteTimeSpan, TimeSpan.FromSeconds(5));
+        Assert.Equal(TimeSpan.FromSeconds(5), open.Reserve);
+    }
 }

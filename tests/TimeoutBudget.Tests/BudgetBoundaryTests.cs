@@ -43,8 +43,13 @@ public sealed class BudgetBoundaryTests
             Assert.Equal(TimeSpan.FromMilliseconds(499), child.Reserve);
         }
 
-        using var tooBig = root.Child("cache", TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(500));
-        Assert.Equal(TimeSpan.Zero, tooBig.Reserve);
+        // As long as the timeout: refused (issue 13, item 6), as BudgetPlan.Validate refuses it.
+        Assert.Throws<ArgumentOutOfRangeException>(() => root.Child("cache", TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(500)));
+
+        // Not shorter than what a clamped child actually gets: dropped.
+        using var clamped = root.Child("cache", TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(5));
+        Assert.True(clamped.Allotted < TimeSpan.FromSeconds(5));
+        Assert.Equal(TimeSpan.Zero, clamped.Reserve);
     }
 
     [Fact]

@@ -15,6 +15,12 @@ namespace TimeoutBudget.Tests;
 /// Every budget a sample opens is disposed in reverse order (checked, then again in a <c>finally</c>), and
 /// <see cref="Budget.Current"/> must be null before and after each sample. A failing sample prints the CsCheck seed and
 /// the tree; pass <c>seed: "…"</c> to <c>Sample</c> to replay it.
+/// <para>
+/// The oracles are the invariants a user relies on, checked against what is observed on the fake clock (deadlines, token
+/// state, what a child was granted): they never call the implementation's own formulas (<see cref="BudgetMargin.For"/>,
+/// Available − margin, the reserve and clamp rules). The margin a child must leave is derived from the policy the sample
+/// configured and its documented meaning (<see cref="MarginSpec.DocumentedMinimum"/>), with one tick of rounding slack.
+/// </para>
 /// </remarks>
 public sealed class BudgetPropertyTests
 {
@@ -151,6 +157,18 @@ public sealed class BudgetPropertyTests
                     {
                         Assert.True(cancelled, $"{budget.Path}: a caller on its path cancelled but its token has not fired");
                         Interlocked.Increment(ref callerCascades);
+                    }
+
+                    // The same promise by the public, wall-clock Deadline a user reads: before it, the token has not
+                    // fired (unless a caller cancelled); at or after it, it has.
+                    var utcNow = run.Time.GetUtcNow();
+                    if (utcNow >= budget.Deadline)
+                    {
+                        Assert.True(cancelled, $"{budget.Path}: the clock ({utcNow:O}) is at or past its Deadline ({budget.Deadline:O}) but its token has not fired");
+                    }
+                    else if (!node.CallerCancelledOnPath())
+                    {
+                        Assert.False(cancelled, $"{budget.Path}: token fired at {utcNow:O}, before its Deadline {budget.Deadline:O}, with no caller cancelled on its path");
                     }
 
                     if (now >= budget.DeadlineTimestamp)
@@ -295,6 +313,118 @@ public sealed class BudgetPropertyTests
         Assert.True(Interlocked.Read(ref total) > Iterations, $"too few budgets were opened ({total})");
     }
 
+    /// <summary>
+    /// Whatever a caller passes can only shorten a budget, never lengthen it. For a random maximum and a random incoming
+    /// allowance (none, negative, zero, any length, <see cref="TimeSpan.MaxValue"/>, or an absolute deadline in the past
+    /// or the future, as a header would carry), the root opened from it ends no later than the root opened from the
+    /// maximum alone, and no later than the incoming deadline. A child asking for a random timeout ends no later than its
+    /// sibling asking for everything (opened at the same instant), and no later than its own timeout. A caller token
+    /// cancelled at a random instant ends the budget then, and leaves its <see cref="Budget.Deadline"/> where it was.
+    /// Everything is observed on a fake clock; nothing recomputes the implementation's formulas.
+    /// </summary>
+    [Fact]
+    public void Whatever_a_caller_passes_can_only_shorten_the_budget()
+    {
+        var shortened = 0L;
+        var gen =
+            from maximumMs in Gen.Int[1, 20_000]
+            from incomingKind in Gen.Int[0, 6]
+            from incomingMs in Gen.Int[0, 40_000]
+            from childMs in Gen.Frequency((4, Gen.Int[0, 40_000]), (1, Gen.Const(-1)))
+            from cancelAfterMs in Gen.Frequency((2, Gen.Const(-1)), (1, Gen.Int[0, 40_000]))
+            select (maximumMs, incomingKind, incomingMs, childMs, cancelAfterMs);
+        gen.Sample(c =>
+        {
+            Assert.Null(Budget.Current);
+            var time = new FakeTimeProvider(Epoch);
+            var options = new BudgetOptions { TimeProvider = time };
+            var maximum = TimeSpan.FromMilliseconds(c.maximumMs);
+            var incoming = TimeSpan.FromMilliseconds(c.incomingMs);
+            var start = time.GetUtcNow();
+
+            DateTimeOffset baseline;
+            using (var alone = Budget.Start("alone", maximum, options))
+            {
+                baseline = alone.Deadline;
+            }
+
+            DateTimeOffset? incomingDeadline = null;
+            using var caller = new CancellationTokenSource();
+            Budget root;
+            switch (c.incomingKind)
+            {
+                case 0: root = Budget.FromRemaining("root", null, maximum, options, caller.Token); break;
+                case 1: root = Budget.FromRemaining("root", -incoming - TimeSpan.FromTicks(1), maximum, options, caller.Token); incomingDeadline = start; break;
+                case 2: root = Budget.FromRemaining("root", incoming, maximum, options, caller.Token); incomingDeadline = start + incoming; break;
+                case 3: root = Budget.FromRemaining("root", TimeSpan.MaxValue, maximum, options, caller.Token); break;
+                case 4: root = Budget.FromDeadline("root", start - incoming, maximum, options, caller.Token); incomingDeadline = start; break;
+                case 5: root = Budget.FromDeadline("root", start + incoming, maximum, options, caller.Token); incomingDeadline = start + incoming; break;
+                default: root = Budget.FromDeadline("root", null, maximum, options, caller.Token); break;
+            }
+
+            try
+            {
+                var rootDeadline = root.Deadline;
+                Assert.True(rootDeadline <= baseline, $"the incoming allowance lengthened the budget: {rootDeadline:O} > {baseline:O} (maximum alone)");
+                if (incomingDeadline is { } d)
+                {
+                    Assert.True(rootDeadline <= d, $"the budget outlives the caller's deadline: {rootDeadline:O} > {d:O}");
+                }
+
+                if (rootDeadline < baseline)
+                {
+                    Interlocked.Increment(ref shortened);
+                }
+
+                if (rootDeadline <= time.GetUtcNow())
+                {
+                    Assert.True(root.Token.IsCancellationRequested && root.IsExpired, "a budget whose deadline has passed is not expired");
+                    return;
+                }
+
+                using var everything = root.Child("everything", Timeout.InfiniteTimeSpan);
+                var asked = c.childMs < 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(c.childMs);
+                using var child = root.Child("child", asked);
+                Assert.True(child.Deadline <= everything.Deadline, $"asking for {asked} lengthened the child: {child.Deadline:O} > {everything.Deadline:O}");
+                Assert.True(child.Deadline < rootDeadline || child.Deadline <= time.GetUtcNow(), $"child {child.Deadline:O} not before its parent {rootDeadline:O}");
+                if (asked != Timeout.InfiniteTimeSpan)
+                {
+                    Assert.True(child.Deadline <= start + asked, $"child asked for {asked} but ends at {child.Deadline:O}");
+                }
+
+                var childDeadline = child.Deadline;
+                if (c.cancelAfterMs >= 0)
+                {
+                    time.Advance(TimeSpan.FromMilliseconds(c.cancelAfterMs));
+                    var wasCancelled = child.Token.IsCancellationRequested;
+                    caller.Cancel();
+                    Assert.True(root.Token.IsCancellationRequested && child.Token.IsCancellationRequested, "the caller cancelled but the budgets go on");
+                    Assert.Equal(childDeadline, child.Deadline);
+                    Assert.Equal(rootDeadline, root.Deadline);
+                    if (!wasCancelled)
+                    {
+                        Assert.True(time.GetUtcNow() < childDeadline, "the child's token had not fired although its deadline passed");
+                    }
+                }
+                else
+                {
+                    time.Advance(childDeadline - time.GetUtcNow() - TimeSpan.FromTicks(1));
+                    Assert.False(child.Token.IsCancellationRequested, "the child's token fired a tick before its Deadline");
+                    time.Advance(TimeSpan.FromTicks(1));
+                    Assert.True(child.Token.IsCancellationRequested, "the child's token had not fired at its Deadline");
+                }
+            }
+            finally
+            {
+                root.Dispose();
+            }
+
+            Assert.Null(Budget.Current);
+        }, iter: Iterations);
+
+        Assert.True(Interlocked.Read(ref shortened) > 0, "no incoming allowance ever shortened the budget: the property never ran its interesting branch");
+    }
+
     private static void AssertWithinParentWindow(Node node, Node parent)
     {
         var child = node.Budget!;
@@ -337,7 +467,7 @@ public sealed class BudgetPropertyTests
             Reserve = TimeSpan.FromMilliseconds(spec.OptionsReserveMs),
             Monitor = monitor,
         };
-        var run = new Run(time, monitor, new Record[1 + CountNodes(spec.Children)]);
+        var run = new Run(time, monitor, new Record[1 + CountNodes(spec.Children)], spec.Margin);
 
         try
         {
@@ -464,13 +594,26 @@ public sealed class BudgetPropertyTests
             window = TimeSpan.Zero;
         }
 
-        var margin = p.Options.Margin.For(window);
+        // The oracle never asks the implementation how big the margin is: it takes the policy the user configured (the
+        // spec) and its documented meaning, with one tick of slack either way for the fraction's rounding.
+        var margin = run.Margin.DocumentedMinimum(window);
+        var maximumMargin = run.Margin.DocumentedMaximum(window);
         var available = p.Available;
         var expired = p.IsExpired;
-        Assert.Equal(window - margin, available);
+        Assert.True(available <= window - margin, $"{p.Path}: Available {available} leaves less than the configured margin {margin} of the window {window}");
 
         var name = "n" + id.ToString(CultureInfo.InvariantCulture);
         var before = Budget.Current;
+
+        // The generator produces reserves as long as (or longer than) a finite timeout on purpose: Child refuses them, as
+        // the plan checker does, whatever state the parent is in, and nothing changes. The child is then opened without one.
+        if (reserve > TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan && timeout != TimeSpan.MaxValue && reserve >= timeout)
+        {
+            var refused = Assert.Throws<ArgumentOutOfRangeException>(() => p.Child(name, timeout, reserve));
+            Assert.Equal("reserve", refused.ParamName);
+            Assert.Same(before, Budget.Current);
+            reserve = TimeSpan.Zero;
+        }
         var caller = spec.CancelAt >= 0 ? new CancellationTokenSource() : null;
         Budget? budget = null;
         Exception? error = null;
@@ -495,9 +638,37 @@ public sealed class BudgetPropertyTests
             Assert.Same(budget, Budget.Current);
             Assert.Same(p, budget.Parent);
             Assert.False(expired, $"{budget.Path} was opened under an expired parent");
-            Assert.Equal(reserve < budget.Allotted ? reserve : TimeSpan.Zero, budget.Reserve);
+            // Observed behaviour only: what the child was given is read off its deadline on the fake clock.
+            var lifetime = TimeSpan.FromTicks(budget.DeadlineTimestamp - now);
             var wantsAll = timeout == Timeout.InfiniteTimeSpan || timeout == TimeSpan.MaxValue;
-            Assert.Equal(wantsAll || timeout > available ? available : timeout, budget.Allotted);
+
+            // A caller's timeout can only shorten: the child never lives longer than it asked for.
+            if (!wantsAll)
+            {
+                Assert.True(lifetime <= timeout, $"{budget.Path}: asked for {timeout} but its deadline is {lifetime} away");
+                Assert.True(budget.Allotted <= timeout, $"{budget.Path}: asked for {timeout} but was allotted {budget.Allotted}");
+            }
+
+            // A timeout that fits with the configured margin to spare is granted in full, not shortened further.
+            if (!wantsAll && window > TimeSpan.Zero && timeout <= window - maximumMargin)
+            {
+                Assert.Equal(timeout, budget.Allotted);
+                Assert.Equal(timeout, lifetime);
+            }
+
+            // Strict never shortens silently: a child it opens got exactly what it asked for.
+            if (!wantsAll && window > TimeSpan.Zero && p.Options.Mode == BudgetMode.Strict)
+            {
+                Assert.Equal(timeout, lifetime);
+            }
+
+            // The reserve the caller asked for is kept when it is shorter than what the child got, and never made up.
+            if (reserve > TimeSpan.Zero && reserve < lifetime)
+            {
+                Assert.Equal(reserve, budget.Reserve);
+            }
+
+            Assert.True(budget.Reserve == TimeSpan.Zero || budget.Reserve == reserve, $"{budget.Path}: reserve {budget.Reserve} was never asked for ({reserve})");
             if (window > TimeSpan.Zero)
             {
                 Assert.True(budget.DeadlineTimestamp >= now, $"{budget.Path}: deadline before the instant it was opened although the parent had {window} to give");
@@ -679,6 +850,35 @@ public sealed class BudgetPropertyTests
             _ => BudgetMargin.None,
         };
 
+        /// <summary>
+        /// The least a child must leave unused at the end of a parent window, from the policy's documented meaning
+        /// (a fraction of the window with a floor, or an absolute amount; never more than the window), one tick of
+        /// rounding slack below. Deliberately not <see cref="BudgetMargin.For"/>.
+        /// </summary>
+        public TimeSpan DocumentedMinimum(TimeSpan window) => Documented(window, -1);
+
+        /// <summary>The most the documented policy can take from a window, one tick of rounding slack above.</summary>
+        public TimeSpan DocumentedMaximum(TimeSpan window) => Documented(window, +1);
+
+        private TimeSpan Documented(TimeSpan window, long slack)
+        {
+            if (window <= TimeSpan.Zero)
+            {
+                return TimeSpan.Zero;
+            }
+
+            var (permille, floorMs) = Kind switch
+            {
+                MarginKind.Default => (50L, 10L),
+                MarginKind.Fraction => (Permille, (long)Milliseconds),
+                MarginKind.Absolute => (0L, (long)Milliseconds),
+                _ => (0L, 0L),
+            };
+            var fractional = permille == 0 ? 0 : (long)((decimal)window.Ticks * permille / 1000m) + slack;
+            var ticks = Math.Max(Math.Max(fractional, 0), floorMs * TimeSpan.TicksPerMillisecond);
+            return TimeSpan.FromTicks(Math.Min(ticks, window.Ticks));
+        }
+
         public override string ToString() => Kind switch
         {
             MarginKind.Fraction => $"Fraction({Permille / 1000.0:0.###}, floor {Milliseconds}ms)",
@@ -717,8 +917,11 @@ public sealed class BudgetPropertyTests
     /// <summary>What happened to one node of the spec (by depth-first id; 0 is the root).</summary>
     internal sealed record Record(Outcome Outcome, TimeSpan Argument, TimeSpan ParentAvailable, Budget? Budget, Exception? Error);
 
-    internal sealed class Run(FakeTimeProvider time, BudgetMonitor monitor, Record[] records)
+    internal sealed class Run(FakeTimeProvider time, BudgetMonitor monitor, Record[] records, MarginSpec margin)
     {
+        /// <summary>The margin policy the user configured, as the oracle's independent source of truth.</summary>
+        public MarginSpec Margin { get; } = margin;
+
         public FakeTimeProvider Time { get; } = time;
 
         public BudgetMonitor Monitor { get; } = monitor;

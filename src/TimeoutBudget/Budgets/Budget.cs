@@ -346,10 +346,15 @@ public sealed class Budget : IDisposable
     /// <summary>Opens an inner layer with a reserve of its own and an extra caller token linked in.</summary>
     /// <param name="layer">The child's name.</param>
     /// <param name="timeout">What the child asks for.</param>
-    /// <param name="reserve">The tail of the child's time that its own children cannot use; must be shorter than what it gets.</param>
+    /// <param name="reserve">
+    /// The tail of the child's time that its own children cannot use. Must be shorter than a finite
+    /// <paramref name="timeout"/> (the rule <see cref="BudgetPlan.Validate"/> applies to a declared reserve); when the child
+    /// is granted less than it asked for (clamped), a reserve not shorter than what it gets is dropped.
+    /// </param>
     /// <param name="cancellationToken">An extra caller token (reported as the caller's cancellation).</param>
     /// <returns>The child, now <see cref="Current"/>.</returns>
     /// <inheritdoc cref="Child(string, TimeSpan)" path="/exception"/>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="reserve"/> is negative, or not shorter than a finite <paramref name="timeout"/>.</exception>
     public Budget Child(string layer, TimeSpan timeout, TimeSpan reserve, CancellationToken cancellationToken = default) =>
         OpenChild(layer, timeout, reserve, plan: null, ambient: true, cancellationToken);
 
@@ -681,6 +686,15 @@ public sealed class Budget : IDisposable
         if (reserve < TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(reserve), reserve, $"The reserve of '{layer}' must not be negative.");
+        }
+
+        // The rule BudgetPlan.Validate applies to a declared layer, in the same words: a reserve as long as a finite
+        // timeout leaves the child's children no time at all. (An infinite timeout takes whatever fits; its reserve then
+        // applies only when it is shorter than what the child gets.)
+        if (plan is null && reserve > TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan && timeout != TimeSpan.MaxValue && reserve >= timeout)
+        {
+            throw new ArgumentOutOfRangeException(nameof(reserve), reserve,
+                $"{layer}: reserve {DurationText.Format(reserve)} takes all of its {DurationText.Format(timeout)}, leaving no time for its children. A reserve must be shorter than the timeout.");
         }
 
         ObjectDisposedException.ThrowIf(IsDisposed, this);

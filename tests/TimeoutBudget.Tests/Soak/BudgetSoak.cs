@@ -116,7 +116,14 @@ public static class BudgetSoak
                                 ambient = false;
                                 break;
                             case 1:
-                                child = parent.Child($"r{level}", timeout, TimeSpan.FromMilliseconds(random.Next(0, 20)), caller.Token);
+                                // A reserve must be shorter than a finite timeout (Child refuses it otherwise, as the plan checker does).
+                                var reserve = TimeSpan.FromMilliseconds(random.Next(0, 20));
+                                if (timeout != Timeout.InfiniteTimeSpan && reserve >= timeout)
+                                {
+                                    reserve = timeout - TimeSpan.FromMilliseconds(1);
+                                }
+
+                                child = parent.Child($"r{level}", timeout, reserve, caller.Token);
                                 break;
                             default:
                                 child = parent.Child($"c{level}", timeout);
