@@ -406,6 +406,11 @@ public sealed class BudgetPropertyTests
                         Assert.True(time.GetUtcNow() < childDeadline, "the child's token had not fired although its deadline passed");
                     }
                 }
+                else if (childDeadline <= time.GetUtcNow())
+                {
+                    // Opened with nothing left (its parent's margin took it all): it is over from the start.
+                    Assert.True(child.IsExpired, "a child opened with no time left is not expired");
+                }
                 else
                 {
                     time.Advance(childDeadline - time.GetUtcNow() - TimeSpan.FromTicks(1));
