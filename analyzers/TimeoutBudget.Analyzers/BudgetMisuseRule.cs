@@ -78,6 +78,17 @@ internal static class BudgetMisuseRule
     private static void CheckChild(IInvocationOperation child, TypeTimeoutModel model, DiagnosticSink sink)
     {
         var timeout = child.Arguments.FirstOrDefault(a => a.Parameter?.Name == "timeout");
+        var reserve = child.Arguments.FirstOrDefault(a => a.Parameter?.Name == "reserve");
+        if (model.Evaluator.EvaluateArgument(timeout) is { IsFinite: true } asked && model.Evaluator.EvaluateArgument(reserve) is { IsFinite: true } kept
+            && kept.Value > TimeSpan.Zero && kept.Value >= asked.Value)
+        {
+            // Two TimeSpans side by side: a reserve that takes the whole timeout is almost always the two written the wrong way round.
+            sink.Report(Descriptors.BudgetMisuse, reserve!.Value,
+                $"The reserve ({kept.Text}) is not shorter than the child's timeout ({asked.Text}), so Child throws ArgumentOutOfRangeException: the timeout and the reserve may be swapped",
+                timeout!.Value);
+            return;
+        }
+
         if (model.Evaluator.EvaluateArgument(timeout) is not { IsFinite: true } requested
             || CallTimeouts.Deadline(Roots.Of(child.Instance), model) is not { } parent || requested.Value < parent.Value)
         {

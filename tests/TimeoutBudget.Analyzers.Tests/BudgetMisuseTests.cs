@@ -5,6 +5,23 @@ namespace TimeoutBudget.Analyzers.Tests;
 public class BudgetMisuseTests
 {
     [Fact]
+    public Task A_reserve_not_shorter_than_the_timeout_is_probably_swapped() => Verifier.AnalyzerAsync("""
+        using System;
+        using TimeoutBudget;
+
+        class Job
+        {
+            public void Run()
+            {
+                using var root = Budget.Start("job", TimeSpan.FromSeconds(60));
+                using var swapped = root.Child("db", TimeSpan.FromSeconds(1), {|TB0006:TimeSpan.FromSeconds(10)|});
+                using var right = root.Child("cache", TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(1));
+                using var none = root.Child("queue", TimeSpan.FromSeconds(5), TimeSpan.Zero);
+            }
+        }
+        """);
+
+    [Fact]
     public Task Constant_child_that_cannot_fit_its_constant_parent() => Verifier.AnalyzerAsync("""
         using System;
         using TimeoutBudget;
