@@ -115,14 +115,15 @@ internal static class NestedTimeoutRule
 
         foreach (var invocation in model.Invocations)
         {
-            foreach (var token in Tokens.Arguments(invocation, model.Types))
+            var tokens = Tokens.Arguments(invocation, model.Types).Where(t => t.Kind != TokenKind.None).ToList();
+            if (tokens.Count == 0 || requests.For(invocation, out var handler) is not { } request || handler is null)
             {
-                if (token.Kind == TokenKind.None || requests.For(invocation, out var handler) is not { } request || handler is null)
-                {
-                    continue;
-                }
+                continue;
+            }
 
-                var outer = new OuterTimeout(request.Duration, request.Description, isWait: false);
+            var outer = new OuterTimeout(request.Duration, request.Description, isWait: false);
+            foreach (var token in tokens)
+            {
                 if (requests.IsRequestToken(token.Argument.Value, handler))
                 {
                     CompareCall(invocation, outer, model, sink);
