@@ -146,7 +146,7 @@ internal static class NestedTimeoutRule
 
     private static void CompareLinkedSources(TypeTimeoutModel model, DiagnosticSink sink)
     {
-        foreach (var key in model.Keys.ToList())
+        foreach (var key in model.Keys)
         {
             if (key.Path != TypeTimeoutModel.TimeoutSlot || KnownTypes.IsOrDerivesFrom(Roots.TypeOf(key.Root), model.Types.Budget)
                 || model.GetDuration(key.Root, key.Path) is not { IsFinite: true } own)

@@ -42,7 +42,9 @@ public class TimeoutAnalyzer : DiagnosticAnalyzer
     public sealed override void Initialize(AnalysisContext context)
     {
         context.EnableConcurrentExecution();
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
+        // Generated code is skipped here (GeneratedCode), not by the driver: for every diagnostic of an analyzer that asks it to,
+        // the driver walks the diagnostic's whole file for [GeneratedCode] declarations.
+        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.Analyze | GeneratedCodeAnalysisFlags.ReportDiagnostics);
         context.RegisterCompilationStartAction(start =>
         {
             var facts = CompilationFacts.For(start.Compilation, start.Options, start.CancellationToken);
@@ -57,9 +59,9 @@ public class TimeoutAnalyzer : DiagnosticAnalyzer
                 {
                     // A type whose text names nothing a rule can start from is not collected at all: without operation actions
                     // for its members the driver does not even build their operation trees.
-                    if (MentionsATimeout(symbolStart.Symbol, symbolStart.CancellationToken))
+                    if (MentionsATimeout(symbolStart.Symbol, symbolStart.CancellationToken) && !facts.GeneratedCode.IsGeneratedType((INamedTypeSymbol)symbolStart.Symbol))
                     {
-                        Collect(symbolStart, new TypeTimeoutModel(facts.Types, facts.Evaluator, facts.RequestTimeouts, facts.NamedClients), rules);
+                        Collect(symbolStart, new TypeTimeoutModel(facts.Types, facts.Evaluator, facts.RequestTimeouts, facts.NamedClients), facts.GeneratedCode, rules);
                     }
                 },
                 SymbolKind.NamedType);
@@ -122,16 +124,26 @@ public class TimeoutAnalyzer : DiagnosticAnalyzer
         return rules;
     }
 
-    private void Collect(SymbolStartAnalysisContext context, TypeTimeoutModel model, List<Action<TypeTimeoutModel, DiagnosticSink>> rules)
+    private void Collect(SymbolStartAnalysisContext context, TypeTimeoutModel model, GeneratedCode generated, List<Action<TypeTimeoutModel, DiagnosticSink>> rules)
     {
-        context.RegisterOperationAction(operation => RecordAssignment((IAssignmentOperation)operation.Operation, model), OperationKind.SimpleAssignment, OperationKind.CompoundAssignment);
-        context.RegisterOperationAction(operation => RecordLazyStore((ICoalesceAssignmentOperation)operation.Operation, model), OperationKind.CoalesceAssignment);
-        context.RegisterOperationAction(operation => RecordCreation((IObjectCreationOperation)operation.Operation, model), OperationKind.ObjectCreation);
-        context.RegisterOperationAction(operation => RecordInitializer((ISymbolInitializerOperation)operation.Operation, model), OperationKind.FieldInitializer, OperationKind.PropertyInitializer);
-        context.RegisterOperationAction(operation => RecordInvocation((IInvocationOperation)operation.Operation, model), OperationKind.Invocation);
+        void Record<TOperation>(OperationAnalysisContext operation, Action<TOperation, TypeTimeoutModel> record)
+            where TOperation : IOperation
+        {
+            if (!generated.IsGenerated(operation.Operation, operation.ContainingSymbol))
+            {
+                record((TOperation)operation.Operation, model);
+            }
+        }
+
+        context.RegisterOperationAction(operation => Record<IAssignmentOperation>(operation, RecordAssignment), OperationKind.SimpleAssignment, OperationKind.CompoundAssignment);
+        context.RegisterOperationAction(operation => Record<ICoalesceAssignmentOperation>(operation, RecordLazyStore), OperationKind.CoalesceAssignment);
+        context.RegisterOperationAction(operation => Record<IObjectCreationOperation>(operation, RecordCreation), OperationKind.ObjectCreation);
+        context.RegisterOperationAction(operation => Record<ISymbolInitializerOperation>(operation, RecordInitializer), OperationKind.FieldInitializer, OperationKind.PropertyInitializer);
+        context.RegisterOperationAction(operation => Record<IInvocationOperation>(operation, RecordInvocation), OperationKind.Invocation);
         context.RegisterSymbolEndAction(end =>
         {
-            var sink = new DiagnosticSink(end, SupportedDiagnostics);
+            model.Freeze();
+            var sink = new DiagnosticSink(end, SupportedDiagnostics, generated);
             foreach (var rule in rules)
             {
                 rule(model, sink);

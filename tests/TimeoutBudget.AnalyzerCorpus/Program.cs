@@ -31,8 +31,10 @@ public static partial class Program
 
             case "measure":
                 return Measure(root, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : DefaultLines);
+            case "profile":
+                return InProcessProfile.Run(root, args.Length > 1 && args[1] != "-" ? Path.GetFullPath(args[1]) : null, args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 3);
             default:
-                Console.Error.WriteLine("usage: generate [dir] [lines] | measure [lines]");
+                Console.Error.WriteLine("usage: generate [dir] [lines] | measure [lines] | profile [project.csproj] [rounds]");
                 return 2;
         }
     }

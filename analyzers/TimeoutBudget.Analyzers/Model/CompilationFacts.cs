@@ -15,6 +15,7 @@ internal sealed class CompilationFacts
     private CompilationFacts(Compilation compilation, AnalyzerOptions options, CancellationToken cancellationToken)
     {
         Types = KnownTypes.Resolve(compilation);
+        GeneratedCode = new GeneratedCode(compilation, options);
         var declarations = new Declarations(compilation);
         var files = ConfigurationFiles.Read(compilation, options, cancellationToken);
         Evaluator = new DurationEvaluator(Types, declarations, files.IsEmpty ? null : new ConfigurationReads(compilation, files, declarations));
@@ -23,6 +24,8 @@ internal sealed class CompilationFacts
     }
 
     public NamedClients NamedClients { get; }
+
+    public GeneratedCode GeneratedCode { get; }
 
     /// <summary>ASP.NET Core request timeouts, when the compilation can have any.</summary>
     public RequestTimeouts? RequestTimeouts { get; }

@@ -9,12 +9,14 @@ internal sealed class DiagnosticSink
 {
     private readonly SymbolAnalysisContext _context;
     private readonly ImmutableArray<DiagnosticDescriptor> _supported;
+    private readonly GeneratedCode _generated;
     private readonly HashSet<(string Id, SyntaxTree? Tree, int Start)> _reported = new();
 
-    public DiagnosticSink(SymbolAnalysisContext context, ImmutableArray<DiagnosticDescriptor> supported)
+    public DiagnosticSink(SymbolAnalysisContext context, ImmutableArray<DiagnosticDescriptor> supported, GeneratedCode generated)
     {
         _context = context;
         _supported = supported;
+        _generated = generated;
     }
 
     public AnalyzerOptions Options => _context.Options;
@@ -44,7 +46,8 @@ internal sealed class DiagnosticSink
     public void ReportWithLocations(DiagnosticDescriptor descriptor, Location location, string message, IReadOnlyList<Location> related, ImmutableDictionary<string, string?>? properties = null)
     {
         // An analyzer for some rules only runs the shared passes that also find others; the driver rejects what it does not declare.
-        if (!location.IsInSource || !_supported.Contains(descriptor) || !_reported.Add((descriptor.Id, location.SourceTree, location.SourceSpan.Start)))
+        if (!location.IsInSource || !_supported.Contains(descriptor) || _generated.IsGenerated(location.SourceTree)
+            || !_reported.Add((descriptor.Id, location.SourceTree, location.SourceSpan.Start)))
         {
             return;
         }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Operations;
 
@@ -13,12 +12,25 @@ internal sealed class TypeTimeoutModel
 {
     public const string TimeoutSlot = "<timeout>";
 
-    private ConcurrentDictionary<(object Root, string Path), ConcurrentQueue<WrittenValue>>? _values;
-    private ConcurrentDictionary<object, ConcurrentQueue<object?>>? _aliases;
-    private ConcurrentDictionary<object, ConcurrentQueue<object>>? _linkedParents;
-    private ConcurrentDictionary<object, object>? _clientConfigs;
-    private ConcurrentDictionary<object, ConcurrentQueue<IOperation>>? _storedValues;
-    private ConcurrentDictionary<object, bool>? _cancelledSources;
+    // Written by operation actions that run concurrently for the type's members, under one lock (a type's writes are few, so
+    // contention is rare and a lock is cheaper than concurrent collections, which most types would create for one or two
+    // writes); read by the rules only after Freeze, when the type's end action runs and nothing writes any more.
+    private readonly object _gate = new();
+    private Dictionary<(object Root, string Path), List<WrittenValue>>? _values;
+    private Dictionary<object, List<object?>>? _aliases;
+    private Dictionary<object, List<object>>? _linkedParents;
+    private Dictionary<object, object>? _clientConfigs;
+    private Dictionary<object, List<IOperation>>? _storedValues;
+    private HashSet<object>? _cancelledSources;
+    private List<IInvocationOperation>? _invocations;
+
+    // Built once by Freeze: every member's writes in source order, the roots that have writes, each root's single alias.
+    private Dictionary<(object Root, string Path), WrittenValue[]>? _orderedValues;
+    private HashSet<object>? _rootsWithValues;
+    private Dictionary<object, object?>? _singleAliases;
+    private IReadOnlyList<(object Root, string Path)> _keys = Array.Empty<(object Root, string Path)>();
+    private IReadOnlyList<IInvocationOperation> _orderedInvocations = Array.Empty<IInvocationOperation>();
+    private IReadOnlyList<TimedWait>? _timedWaits;
 
     public TypeTimeoutModel(KnownTypes types, DurationEvaluator evaluator, RequestTimeouts? requestTimeouts = null, NamedClients? namedClients = null)
     {
@@ -36,26 +48,13 @@ internal sealed class TypeTimeoutModel
 
     public DurationEvaluator Evaluator { get; }
 
-
-    // Created on first write: most types write no timeout at all, and a concurrent dictionary is not cheap to create.
-    private ConcurrentDictionary<(object Root, string Path), ConcurrentQueue<WrittenValue>> WriteValues => LazyInitializer.EnsureInitialized(ref _values, () => new ConcurrentDictionary<(object Root, string Path), ConcurrentQueue<WrittenValue>>(RootPairComparer.Instance))!;
-
-    private ConcurrentDictionary<object, ConcurrentQueue<object?>> WriteAliases => LazyInitializer.EnsureInitialized(ref _aliases, () => new ConcurrentDictionary<object, ConcurrentQueue<object?>>(RootComparer.Instance))!;
-
-    private ConcurrentDictionary<object, ConcurrentQueue<object>> WriteLinkedParents => LazyInitializer.EnsureInitialized(ref _linkedParents, () => new ConcurrentDictionary<object, ConcurrentQueue<object>>(RootComparer.Instance))!;
-
-    private ConcurrentDictionary<object, object> WriteClientConfigs => LazyInitializer.EnsureInitialized(ref _clientConfigs, () => new ConcurrentDictionary<object, object>(RootComparer.Instance))!;
-
-    private ConcurrentDictionary<object, ConcurrentQueue<IOperation>> WriteStoredValues => LazyInitializer.EnsureInitialized(ref _storedValues, () => new ConcurrentDictionary<object, ConcurrentQueue<IOperation>>(RootComparer.Instance))!;
-
-    private ConcurrentDictionary<object, bool> WriteCancelledSources => LazyInitializer.EnsureInitialized(ref _cancelledSources, () => new ConcurrentDictionary<object, bool>(RootComparer.Instance))!;
-
-    private readonly ConcurrentQueue<IInvocationOperation> _invocations = new();
-    private IReadOnlyList<IInvocationOperation>? _orderedInvocations;
-
-    private IReadOnlyList<TimedWait>? _timedWaits;
-
-    public void AddInvocation(IInvocationOperation invocation) => _invocations.Enqueue(invocation);
+    public void AddInvocation(IInvocationOperation invocation)
+    {
+        lock (_gate)
+        {
+            (_invocations ??= new List<IInvocationOperation>()).Add(invocation);
+        }
+    }
 
     /// <summary>Every timed wait in the type, in source order, recognised once for all rules.</summary>
     public IReadOnlyList<TimedWait> TimedWaits =>
@@ -65,27 +64,120 @@ internal sealed class TypeTimeoutModel
     /// Every call in the type in source order, read once all members have been analyzed: the order operation actions ran in
     /// depends on thread timing, and the first finding at a location wins, so reports must not.
     /// </summary>
-    public IReadOnlyList<IInvocationOperation> Invocations =>
-        _orderedInvocations ??= _invocations.OrderBy(i => i.Syntax.SyntaxTree.FilePath, StringComparer.Ordinal)
-            .ThenBy(i => i.Syntax.SpanStart).ThenBy(i => i.Syntax.Span.Length).ToList();
+    public IReadOnlyList<IInvocationOperation> Invocations => _orderedInvocations;
+
+    /// <summary>
+    /// Orders what the type's members wrote, once: the rules ask the same members many times, and the order operation actions
+    /// ran in depends on thread timing. Called when all of the type's members have been seen.
+    /// </summary>
+    public void Freeze()
+    {
+        lock (_gate)
+        {
+            if (_invocations is not null)
+            {
+                _orderedInvocations = _invocations.OrderBy(i => i.Syntax.SyntaxTree.FilePath, StringComparer.Ordinal)
+                    .ThenBy(i => i.Syntax.SpanStart).ThenBy(i => i.Syntax.Span.Length).ToList();
+            }
+
+            if (_values is not null)
+            {
+                _orderedValues = new Dictionary<(object Root, string Path), WrittenValue[]>(_values.Count, RootPairComparer.Instance);
+                _rootsWithValues = new HashSet<object>(RootComparer.Instance);
+                var firsts = new List<((object Root, string Path) Key, SyntaxNode First)>(_values.Count);
+                foreach (var pair in _values)
+                {
+                    var ordered = pair.Value.OrderBy(w => w.Source.Syntax.SyntaxTree.FilePath, StringComparer.Ordinal).ThenBy(w => w.Source.Syntax.SpanStart).ToArray();
+                    _orderedValues.Add(pair.Key, ordered);
+                    _rootsWithValues.Add(pair.Key.Root);
+                    firsts.Add((pair.Key, ordered[0].Source.Syntax));
+                }
+
+                _keys = firsts.OrderBy(entry => entry.First.SyntaxTree.FilePath, StringComparer.Ordinal).ThenBy(entry => entry.First.SpanStart)
+                    .ThenBy(entry => entry.Key.Path, StringComparer.Ordinal).Select(entry => entry.Key).ToList();
+            }
+
+            if (_aliases is not null)
+            {
+                _singleAliases = new Dictionary<object, object?>(_aliases.Count, RootComparer.Instance);
+                foreach (var pair in _aliases)
+                {
+                    object? single = null;
+                    foreach (var source in pair.Value)
+                    {
+                        if (source is null || (single is not null && !RootComparer.Instance.Equals(single, source)))
+                        {
+                            single = null;
+                            break;
+                        }
+
+                        single = source;
+                    }
+
+                    _singleAliases.Add(pair.Key, single);
+                }
+            }
+        }
+    }
 
     public void AddValue(object root, string path, object? value, IOperation source) => AddValue(root, path, new WrittenValue(value, source));
 
-    public void AddValue(object root, string path, WrittenValue value) =>
-        WriteValues.GetOrAdd((root, path), _ => new ConcurrentQueue<WrittenValue>()).Enqueue(value);
+    public void AddValue(object root, string path, WrittenValue value)
+    {
+        lock (_gate)
+        {
+            Append(_values ??= new Dictionary<(object Root, string Path), List<WrittenValue>>(RootPairComparer.Instance), (root, path), value);
+        }
+    }
 
-    public void AddAlias(object target, object? source) => WriteAliases.GetOrAdd(target, _ => new ConcurrentQueue<object?>()).Enqueue(source);
+    public void AddAlias(object target, object? source)
+    {
+        lock (_gate)
+        {
+            Append(_aliases ??= new Dictionary<object, List<object?>>(RootComparer.Instance), target, source);
+        }
+    }
 
-    public void AddLinkedParent(object child, object parent) => WriteLinkedParents.GetOrAdd(child, _ => new ConcurrentQueue<object>()).Enqueue(parent);
+    public void AddLinkedParent(object child, object parent)
+    {
+        lock (_gate)
+        {
+            Append(_linkedParents ??= new Dictionary<object, List<object>>(RootComparer.Instance), child, parent);
+        }
+    }
 
-    public void SetClientConfig(object client, object config) => WriteClientConfigs.AddOrUpdate(client, config, (_, existing) => RootComparer.Instance.Equals(existing, config) ? existing : Ambiguous.Value);
+    public void SetClientConfig(object client, object config)
+    {
+        lock (_gate)
+        {
+            var configs = _clientConfigs ??= new Dictionary<object, object>(RootComparer.Instance);
+            configs[client] = configs.TryGetValue(client, out var existing) && !RootComparer.Instance.Equals(existing, config) ? Ambiguous.Value : config;
+        }
+    }
 
     /// <summary>Records a value stored in a field or property (a task, a pipeline), so code elsewhere in the type knows what produced it.</summary>
-    public void AddStoredValue(object holder, IOperation value) => WriteStoredValues.GetOrAdd(holder, _ => new ConcurrentQueue<IOperation>()).Enqueue(value);
+    public void AddStoredValue(object holder, IOperation value)
+    {
+        lock (_gate)
+        {
+            Append(_storedValues ??= new Dictionary<object, List<IOperation>>(RootComparer.Instance), holder, value);
+        }
+    }
+
+    private static void Append<TKey, TValue>(Dictionary<TKey, List<TValue>> lists, TKey key, TValue value)
+        where TKey : notnull
+    {
+        if (!lists.TryGetValue(key, out var list))
+        {
+            lists.Add(key, list = new List<TValue>(1));
+        }
+
+        list.Add(value);
+    }
 
     /// <summary>The one value ever stored in this field or property in this type, or null when there is none or several.</summary>
     public IOperation? StoredValue(object holder) =>
-        _storedValues is not null && _storedValues.TryGetValue(holder, out var values) && values.Count == 1 && values.TryPeek(out var value) ? value : null;
+        _storedValues is not null && _storedValues.TryGetValue(holder, out var values) && values.Count == 1 ? values[0] : null;
 
     /// <summary>Whether the source or budget is given a timeout anywhere in this type, known or not, directly or through a parent.</summary>
     public bool HasTimeout(object? source, int depth = 0)
@@ -96,10 +188,16 @@ internal sealed class TypeTimeoutModel
             return false;
         }
 
-        return (_values is not null && _values.ContainsKey((resolved, TimeoutSlot))) || LinkedParents(resolved).Any(parent => HasTimeout(parent, depth + 1));
+        return (_orderedValues is not null && _orderedValues.ContainsKey((resolved, TimeoutSlot))) || LinkedParents(resolved).Any(parent => HasTimeout(parent, depth + 1));
     }
 
-    public void MarkCancelled(object source) => WriteCancelledSources.TryAdd(source, true);
+    public void MarkCancelled(object source)
+    {
+        lock (_gate)
+        {
+            (_cancelledSources ??= new HashSet<object>(RootComparer.Instance)).Add(source);
+        }
+    }
 
     /// <summary>Whether this type cancels the source somewhere (<c>Cancel()</c>, <c>CancelAsync()</c>), directly or through a source it is linked to.</summary>
     public bool IsCancelled(object? source, int depth = 0)
@@ -110,7 +208,7 @@ internal sealed class TypeTimeoutModel
             return false;
         }
 
-        return _cancelledSources is not null && _cancelledSources.ContainsKey(resolved) || LinkedParents(resolved).Any(parent => IsCancelled(parent, depth + 1));
+        return _cancelledSources is not null && _cancelledSources.Contains(resolved) || LinkedParents(resolved).Any(parent => IsCancelled(parent, depth + 1));
     }
 
     /// <summary>The value every write of this member agrees on, or null when there is none, one is unknown, or they differ.</summary>
@@ -129,14 +227,11 @@ internal sealed class TypeTimeoutModel
     public IReadOnlyList<object> LinkedParents(object? root)
     {
         var resolved = Resolve(root);
-        return resolved is not null && _linkedParents is not null && _linkedParents.TryGetValue(resolved, out var parents) ? parents.ToArray() : Array.Empty<object>();
+        return resolved is not null && _linkedParents is not null && _linkedParents.TryGetValue(resolved, out var parents) ? parents : Array.Empty<object>();
     }
 
     /// <summary>Every (root, member) written, in source order of their first write.</summary>
-    public IEnumerable<(object Root, string Path)> Keys =>
-        (_values ?? Enumerable.Empty<KeyValuePair<(object Root, string Path), ConcurrentQueue<WrittenValue>>>()).Select(pair => (pair.Key, First: pair.Value.Select(w => w.Source.Syntax).OrderBy(n => n.SyntaxTree.FilePath, StringComparer.Ordinal).ThenBy(n => n.SpanStart).First()))
-            .OrderBy(entry => entry.First.SyntaxTree.FilePath, StringComparer.Ordinal).ThenBy(entry => entry.First.SpanStart).ThenBy(entry => entry.Key.Path, StringComparer.Ordinal)
-            .Select(entry => entry.Key).ToList();
+    public IReadOnlyList<(object Root, string Path)> Keys => _keys;
 
     private WrittenValue? Get(object? root, string path, int depth)
     {
@@ -145,10 +240,10 @@ internal sealed class TypeTimeoutModel
             return null;
         }
 
-        if (_values is not null && _values.TryGetValue((root, path), out var writes))
+        if (_orderedValues is not null && _orderedValues.TryGetValue((root, path), out var writes))
         {
             WrittenValue? agreed = null;
-            foreach (var write in writes.OrderBy(w => w.Source.Syntax.SyntaxTree.FilePath, StringComparer.Ordinal).ThenBy(w => w.Source.Syntax.SpanStart))
+            foreach (var write in writes)
             {
                 if (write.Value is null)
                 {
@@ -178,31 +273,13 @@ internal sealed class TypeTimeoutModel
             return root;
         }
 
-        return SingleAlias(root) is { } source && !(_values?.Keys ?? Enumerable.Empty<(object Root, string Path)>()).Any(key => RootComparer.Instance.Equals(key.Root, root))
+        return SingleAlias(root) is { } source && _rootsWithValues?.Contains(root) != true
             ? Resolve(source, depth + 1)
             : root;
     }
 
-    private object? SingleAlias(object root)
-    {
-        if (_aliases is null || !_aliases.TryGetValue(root, out var sources))
-        {
-            return null;
-        }
-
-        object? single = null;
-        foreach (var source in sources)
-        {
-            if (source is null || (single is not null && !RootComparer.Instance.Equals(single, source)))
-            {
-                return null;
-            }
-
-            single = source;
-        }
-
-        return single;
-    }
+    private object? SingleAlias(object root) =>
+        _singleAliases is not null && _singleAliases.TryGetValue(root, out var single) ? single : null;
 
     private static bool SameValue(object? left, object? right) => left switch
     {

@@ -1,0 +1,125 @@
+using System.Collections.Immutable;
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using System.Runtime.Loader;
+using System.Text;
+using System.Text.Json;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Text;
+using TimeoutBudget.Analyzers;
+
+namespace TimeoutBudget.AnalyzerCorpus;
+
+/// <summary>
+/// <c>profile [project] [rounds]</c>: compiles a project in this process, as its build would (MSBuild evaluates its
+/// sources, references and constants), and runs our analyzers next to CA2016 several times on fresh copies of the
+/// compilation. The build-log measurement (<c>measure</c>) is the number we report; this one exists so that a profiler
+/// (<c>dotnet-trace collect -- dotnet TimeoutBudget.AnalyzerCorpus.dll profile</c>) sees only the analyzers' work and
+/// a change can be tried in a minute instead of a full rebuild.
+/// </summary>
+internal static class InProcessProfile
+{
+    private const string Ca2016Analyzer = "Microsoft.NetCore.CSharp.Analyzers.Runtime.CSharpForwardCancellationTokenToInvocationsAnalyzer";
+
+    public static int Run(string root, string? projectArgument, int rounds)
+    {
+        var project = projectArgument ?? Path.Combine(root, "artifacts", "corpus", "Corpus.csproj");
+        if (!File.Exists(project))
+        {
+            Console.Error.WriteLine($"{project} does not exist; run `generate` (or `measure`) first.");
+            return 2;
+        }
+
+        var clock = Stopwatch.StartNew();
+        var evaluated = Evaluate(project);
+        var parse = new CSharpParseOptions(LanguageVersion.Preview, DocumentationMode.None, SourceCodeKind.Regular, evaluated.Constants);
+        var trees = evaluated.Sources.AsParallel().AsOrdered()
+            .Select(path => CSharpSyntaxTree.ParseText(SourceText.From(File.ReadAllText(path), Encoding.UTF8), parse, path))
+            .ToList();
+        var references = evaluated.References.Select(r => (MetadataReference)MetadataReference.CreateFromFile(r)).ToList();
+        var ca2016 = LoadCa2016();
+        var ours = typeof(DiagnosticIds).Assembly.GetTypes()
+            .Where(t => !t.IsAbstract && typeof(DiagnosticAnalyzer).IsAssignableFrom(t) && t.GetCustomAttribute<DiagnosticAnalyzerAttribute>() is not null)
+            .Select(t => (DiagnosticAnalyzer)Activator.CreateInstance(t)!)
+            .ToImmutableArray();
+        var analyzers = ca2016 is null ? ours : ours.Add(ca2016);
+        var options = new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable, concurrentBuild: true)
+            .WithSpecificDiagnosticOptions([new KeyValuePair<string, ReportDiagnostic>("CA2016", ReportDiagnostic.Warn)]);
+        Console.WriteLine($"{trees.Count:N0} files, {references.Count} references, evaluated and parsed in {clock.Elapsed.TotalSeconds:F1} s; CA2016 {(ca2016 is null ? "not found" : "loaded")}.");
+
+        for (var round = 1; round <= rounds; round++)
+        {
+            // A new compilation each round: semantic models and bound trees are cached per compilation.
+            var compilation = CSharpCompilation.Create(Path.GetFileNameWithoutExtension(project), trees, references, options);
+            var bindClock = Stopwatch.StartNew();
+            var compileErrors = compilation.GetDiagnostics().Count(d => d.Severity == DiagnosticSeverity.Error);
+            var bind = bindClock.Elapsed;
+
+            var analysisOptions = new CompilationWithAnalyzersOptions(new AnalyzerOptions([]), onAnalyzerException: null, concurrentAnalysis: true, logAnalyzerExecutionTime: true, reportSuppressedDiagnostics: false);
+            var analysisClock = Stopwatch.StartNew();
+            var result = CSharpCompilation.Create(compilation.AssemblyName, trees, references, options)
+                .WithAnalyzers(analyzers, analysisOptions)
+                .GetAnalysisResultAsync(CancellationToken.None).GetAwaiter().GetResult();
+            var analysis = analysisClock.Elapsed;
+            var oursTime = result.AnalyzerTelemetryInfo.Where(p => ours.Contains(p.Key)).Aggregate(TimeSpan.Zero, (sum, p) => sum + p.Value.ExecutionTime);
+            var caTime = ca2016 is null ? TimeSpan.Zero : result.AnalyzerTelemetryInfo[ca2016].ExecutionTime;
+            var diagnostics = result.GetAllDiagnostics();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"round {round}: bind {bind.TotalSeconds:F2} s ({compileErrors} errors), bind+analyze {analysis.TotalSeconds:F2} s; TB {oursTime.TotalSeconds:F3} s ({diagnostics.Count(d => d.Id.StartsWith("TB", StringComparison.Ordinal)):N0} findings), CA2016 {caTime.TotalSeconds:F3} s ({diagnostics.Count(d => d.Id == "CA2016"):N0}), TB/CA2016 {(caTime > TimeSpan.Zero ? oursTime / caTime : double.NaN):F2}"));
+        }
+
+        return 0;
+    }
+
+    private sealed record EvaluatedProject(IReadOnlyList<string> Sources, IReadOnlyList<string> References, IReadOnlyList<string> Constants);
+
+    /// <summary>The project's Compile items, resolved reference assemblies and constants, as MSBuild gives them to csc.</summary>
+    private static EvaluatedProject Evaluate(string project)
+    {
+        var start = new ProcessStartInfo("dotnet", ["msbuild", project, "-nologo", "-p:Configuration=Release", "-t:FindReferenceAssembliesForReferences", "-getItem:ReferencePathWithRefAssemblies", "-getItem:Compile", "-getProperty:DefineConstants"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet msbuild could not be started.");
+        var errors = process.StandardError.ReadToEndAsync();
+        var output = process.StandardOutput.ReadToEnd();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(5)) || process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"dotnet msbuild {project} failed: {output}{errors.Result}");
+        }
+
+        using var json = JsonDocument.Parse(output);
+        var directory = Path.GetDirectoryName(Path.GetFullPath(project))!;
+        IReadOnlyList<string> Items(string name) => json.RootElement.GetProperty("Items").GetProperty(name).EnumerateArray()
+            .Select(i => i.GetProperty("FullPath").GetString() ?? Path.Combine(directory, i.GetProperty("Identity").GetString()!))
+            .ToList();
+        var constants = json.RootElement.GetProperty("Properties").GetProperty("DefineConstants").GetString() ?? string.Empty;
+        return new EvaluatedProject(Items("Compile"), Items("ReferencePathWithRefAssemblies"), constants.Split(';', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    /// <summary>CA2016 from the SDK that runs this program, the same assembly the measured build loads.</summary>
+    private static DiagnosticAnalyzer? LoadCa2016()
+    {
+        var sdk = Path.GetDirectoryName(typeof(object).Assembly.Location) is { } runtime
+            ? Directory.GetDirectories(Path.GetFullPath(Path.Combine(runtime, "..", "..", "..", "sdk")))
+                .OrderByDescending(d => d, StringComparer.Ordinal)
+                .Select(d => Path.Combine(d, "Sdks", "Microsoft.NET.Sdk", "analyzers", "Microsoft.CodeAnalysis.CSharp.NetAnalyzers.dll"))
+                .FirstOrDefault(File.Exists)
+            : null;
+        if (sdk is null)
+        {
+            return null;
+        }
+
+        var common = Path.Combine(Path.GetDirectoryName(sdk)!, "Microsoft.CodeAnalysis.NetAnalyzers.dll");
+        AssemblyLoadContext.Default.LoadFromAssemblyPath(common);
+        var assembly = AssemblyLoadContext.Default.LoadFromAssemblyPath(sdk);
+        // By name: GetTypes() would load the code fixes, which need Workspaces.
+        var type = assembly.GetType(Ca2016Analyzer);
+        return type is null ? null : (DiagnosticAnalyzer)Activator.CreateInstance(type)!;
+    }
+}
