@@ -36,7 +36,8 @@ internal sealed class TimedWait
     {
         var types = model.Types;
         var method = invocation.TargetMethod;
-        if (!KnownTypes.IsOrDerivesFrom(method.ContainingType, types.Task))
+        // The name first: most calls are neither, and walking a receiver's base types costs more than comparing a name.
+        if (method.Name is not ("WaitAsync" or "Wait" or "WhenAny") || !KnownTypes.IsOrDerivesFrom(method.ContainingType, types.Task))
         {
             return FromHelper(invocation, model);
         }

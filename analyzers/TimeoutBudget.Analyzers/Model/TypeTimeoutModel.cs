@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Operations;
 
@@ -12,17 +13,14 @@ internal sealed class TypeTimeoutModel
 {
     public const string TimeoutSlot = "<timeout>";
 
-    // Written by operation actions that run concurrently for the type's members, under one lock (a type's writes are few, so
-    // contention is rare and a lock is cheaper than concurrent collections, which most types would create for one or two
-    // writes); read by the rules only after Freeze, when the type's end action runs and nothing writes any more.
-    private readonly object _gate = new();
-    private Dictionary<(object Root, string Path), List<WrittenValue>>? _values;
+    // Operation actions for the type's members run concurrently and only append here (lock-free: a lock was contended on two
+    // cores, measured); Freeze indexes the records once, when the type's end action runs and nothing writes any more.
+    private readonly ConcurrentQueue<Record> _records = new();
     private Dictionary<object, List<object?>>? _aliases;
     private Dictionary<object, List<object>>? _linkedParents;
     private Dictionary<object, object>? _clientConfigs;
     private Dictionary<object, List<IOperation>>? _storedValues;
     private HashSet<object>? _cancelledSources;
-    private List<IInvocationOperation>? _invocations;
 
     // Built once by Freeze: every member's writes in source order, the roots that have writes, each root's single alias.
     private Dictionary<(object Root, string Path), WrittenValue[]>? _orderedValues;
@@ -48,13 +46,7 @@ internal sealed class TypeTimeoutModel
 
     public DurationEvaluator Evaluator { get; }
 
-    public void AddInvocation(IInvocationOperation invocation)
-    {
-        lock (_gate)
-        {
-            (_invocations ??= new List<IInvocationOperation>()).Add(invocation);
-        }
-    }
+    public void AddInvocation(IInvocationOperation invocation) => _records.Enqueue(new Record(RecordKind.Invocation, invocation, null, null));
 
     /// <summary>Every timed wait in the type, in source order, recognised once for all rules.</summary>
     public IReadOnlyList<TimedWait> TimedWaits =>
@@ -72,97 +64,98 @@ internal sealed class TypeTimeoutModel
     /// </summary>
     public void Freeze()
     {
-        lock (_gate)
+        var invocations = new List<IInvocationOperation>();
+        Dictionary<(object Root, string Path), List<WrittenValue>>? values = null;
+        foreach (var record in _records)
         {
-            if (_invocations is not null)
+            switch (record.Kind)
             {
-                _orderedInvocations = _invocations.OrderBy(i => i.Syntax.SyntaxTree.FilePath, StringComparer.Ordinal)
-                    .ThenBy(i => i.Syntax.SpanStart).ThenBy(i => i.Syntax.Span.Length).ToList();
+                case RecordKind.Invocation:
+                    invocations.Add((IInvocationOperation)record.Key);
+                    break;
+                case RecordKind.Value:
+                    Append(values ??= new Dictionary<(object Root, string Path), List<WrittenValue>>(RootPairComparer.Instance), (record.Key, record.Path!), (WrittenValue)record.Value!);
+                    break;
+                case RecordKind.Alias:
+                    Append(_aliases ??= new Dictionary<object, List<object?>>(RootComparer.Instance), record.Key, record.Value);
+                    break;
+                case RecordKind.LinkedParent:
+                    Append(_linkedParents ??= new Dictionary<object, List<object>>(RootComparer.Instance), record.Key, record.Value!);
+                    break;
+                case RecordKind.ClientConfig:
+                    var configs = _clientConfigs ??= new Dictionary<object, object>(RootComparer.Instance);
+                    configs[record.Key] = configs.TryGetValue(record.Key, out var existing) && !RootComparer.Instance.Equals(existing, record.Value) ? Ambiguous.Value : record.Value!;
+                    break;
+                case RecordKind.StoredValue:
+                    Append(_storedValues ??= new Dictionary<object, List<IOperation>>(RootComparer.Instance), record.Key, (IOperation)record.Value!);
+                    break;
+                case RecordKind.Cancelled:
+                    (_cancelledSources ??= new HashSet<object>(RootComparer.Instance)).Add(record.Key);
+                    break;
             }
+        }
 
-            if (_values is not null)
+        invocations.Sort((x, y) => SourceOrder.Compare(x.Syntax, y.Syntax));
+        _orderedInvocations = invocations;
+        if (values is not null)
+        {
+            _orderedValues = new Dictionary<(object Root, string Path), WrittenValue[]>(values.Count, RootPairComparer.Instance);
+            _rootsWithValues = new HashSet<object>(RootComparer.Instance);
+            var firsts = new List<((object Root, string Path) Key, SyntaxNode First)>(values.Count);
+            foreach (var pair in values)
             {
-                _orderedValues = new Dictionary<(object Root, string Path), WrittenValue[]>(_values.Count, RootPairComparer.Instance);
-                _rootsWithValues = new HashSet<object>(RootComparer.Instance);
-                var firsts = new List<((object Root, string Path) Key, SyntaxNode First)>(_values.Count);
-                foreach (var pair in _values)
+                var ordered = pair.Value.ToArray();
+                if (ordered.Length > 1)
                 {
-                    var ordered = pair.Value.OrderBy(w => w.Source.Syntax.SyntaxTree.FilePath, StringComparer.Ordinal).ThenBy(w => w.Source.Syntax.SpanStart).ToArray();
-                    _orderedValues.Add(pair.Key, ordered);
-                    _rootsWithValues.Add(pair.Key.Root);
-                    firsts.Add((pair.Key, ordered[0].Source.Syntax));
+                    // Stable: two writes of one member at one place (a compound assignment) keep the order they were seen in.
+                    var indexed = ordered.Select((write, index) => (write, index)).ToArray();
+                    Array.Sort(indexed, (x, y) => SourceOrder.Compare(x.write.Source.Syntax, y.write.Source.Syntax) is var order and not 0 ? order : x.index.CompareTo(y.index));
+                    ordered = indexed.Select(entry => entry.write).ToArray();
                 }
 
-                _keys = firsts.OrderBy(entry => entry.First.SyntaxTree.FilePath, StringComparer.Ordinal).ThenBy(entry => entry.First.SpanStart)
-                    .ThenBy(entry => entry.Key.Path, StringComparer.Ordinal).Select(entry => entry.Key).ToList();
+                _orderedValues.Add(pair.Key, ordered);
+                _rootsWithValues.Add(pair.Key.Root);
+                firsts.Add((pair.Key, ordered[0].Source.Syntax));
             }
 
-            if (_aliases is not null)
-            {
-                _singleAliases = new Dictionary<object, object?>(_aliases.Count, RootComparer.Instance);
-                foreach (var pair in _aliases)
-                {
-                    object? single = null;
-                    foreach (var source in pair.Value)
-                    {
-                        if (source is null || (single is not null && !RootComparer.Instance.Equals(single, source)))
-                        {
-                            single = null;
-                            break;
-                        }
+            firsts.Sort((x, y) => SourceOrder.Compare(x.First, y.First) is var order and not 0 ? order : string.CompareOrdinal(x.Key.Path, y.Key.Path));
+            _keys = firsts.Select(entry => entry.Key).ToList();
+        }
 
-                        single = source;
+        if (_aliases is not null)
+        {
+            _singleAliases = new Dictionary<object, object?>(_aliases.Count, RootComparer.Instance);
+            foreach (var pair in _aliases)
+            {
+                object? single = null;
+                foreach (var source in pair.Value)
+                {
+                    if (source is null || (single is not null && !RootComparer.Instance.Equals(single, source)))
+                    {
+                        single = null;
+                        break;
                     }
 
-                    _singleAliases.Add(pair.Key, single);
+                    single = source;
                 }
+
+                _singleAliases.Add(pair.Key, single);
             }
         }
     }
 
     public void AddValue(object root, string path, object? value, IOperation source) => AddValue(root, path, new WrittenValue(value, source));
 
-    public void AddValue(object root, string path, WrittenValue value)
-    {
-        lock (_gate)
-        {
-            Append(_values ??= new Dictionary<(object Root, string Path), List<WrittenValue>>(RootPairComparer.Instance), (root, path), value);
-        }
-    }
+    public void AddValue(object root, string path, WrittenValue value) => _records.Enqueue(new Record(RecordKind.Value, root, path, value));
 
-    public void AddAlias(object target, object? source)
-    {
-        lock (_gate)
-        {
-            Append(_aliases ??= new Dictionary<object, List<object?>>(RootComparer.Instance), target, source);
-        }
-    }
+    public void AddAlias(object target, object? source) => _records.Enqueue(new Record(RecordKind.Alias, target, null, source));
 
-    public void AddLinkedParent(object child, object parent)
-    {
-        lock (_gate)
-        {
-            Append(_linkedParents ??= new Dictionary<object, List<object>>(RootComparer.Instance), child, parent);
-        }
-    }
+    public void AddLinkedParent(object child, object parent) => _records.Enqueue(new Record(RecordKind.LinkedParent, child, null, parent));
 
-    public void SetClientConfig(object client, object config)
-    {
-        lock (_gate)
-        {
-            var configs = _clientConfigs ??= new Dictionary<object, object>(RootComparer.Instance);
-            configs[client] = configs.TryGetValue(client, out var existing) && !RootComparer.Instance.Equals(existing, config) ? Ambiguous.Value : config;
-        }
-    }
+    public void SetClientConfig(object client, object config) => _records.Enqueue(new Record(RecordKind.ClientConfig, client, null, config));
 
     /// <summary>Records a value stored in a field or property (a task, a pipeline), so code elsewhere in the type knows what produced it.</summary>
-    public void AddStoredValue(object holder, IOperation value)
-    {
-        lock (_gate)
-        {
-            Append(_storedValues ??= new Dictionary<object, List<IOperation>>(RootComparer.Instance), holder, value);
-        }
-    }
+    public void AddStoredValue(object holder, IOperation value) => _records.Enqueue(new Record(RecordKind.StoredValue, holder, null, value));
 
     private static void Append<TKey, TValue>(Dictionary<TKey, List<TValue>> lists, TKey key, TValue value)
         where TKey : notnull
@@ -191,13 +184,7 @@ internal sealed class TypeTimeoutModel
         return (_orderedValues is not null && _orderedValues.ContainsKey((resolved, TimeoutSlot))) || LinkedParents(resolved).Any(parent => HasTimeout(parent, depth + 1));
     }
 
-    public void MarkCancelled(object source)
-    {
-        lock (_gate)
-        {
-            (_cancelledSources ??= new HashSet<object>(RootComparer.Instance)).Add(source);
-        }
-    }
+    public void MarkCancelled(object source) => _records.Enqueue(new Record(RecordKind.Cancelled, source, null, null));
 
     /// <summary>Whether this type cancels the source somewhere (<c>Cancel()</c>, <c>CancelAsync()</c>), directly or through a source it is linked to.</summary>
     public bool IsCancelled(object? source, int depth = 0)
@@ -286,6 +273,37 @@ internal sealed class TypeTimeoutModel
         Duration a => right is Duration b && a.Value == b.Value,
         _ => Equals(left, right),
     };
+
+    private enum RecordKind
+    {
+        Invocation,
+        Value,
+        Alias,
+        LinkedParent,
+        ClientConfig,
+        StoredValue,
+        Cancelled,
+    }
+
+    /// <summary>One fact an operation action saw: the kind says what <see cref="Key"/>, <see cref="Path"/> and <see cref="Value"/> are.</summary>
+    private readonly struct Record
+    {
+        public Record(RecordKind kind, object key, string? path, object? value)
+        {
+            Kind = kind;
+            Key = key;
+            Path = path;
+            Value = value;
+        }
+
+        public RecordKind Kind { get; }
+
+        public object Key { get; }
+
+        public string? Path { get; }
+
+        public object? Value { get; }
+    }
 
     private sealed class Ambiguous
     {
