@@ -20,7 +20,9 @@ public sealed class Budget : IDisposable
     // The hot fields only: everything a budget rarely needs lives in Extras, so opening a child allocates one small object.
     private readonly BudgetOptions _options;
     private readonly TimeProvider _time;
-    private readonly TokenLease _lease;
+    // Created on the first read of Token: a budget used only through its clock never allocates one. Never reused, so a
+    // token that outlives its budget is never cancelled by another budget.
+    private CancellationTokenSource? _source;
     private readonly Budget? _previous;
     private readonly long _startTimestamp;
     private readonly long _deadlineTimestamp;
@@ -41,6 +43,9 @@ public sealed class Budget : IDisposable
     private int _activeScopes = 1;
     private readonly bool _ambient;
 
+    /// <summary>Where this budget's deadline sits in its clock's <see cref="DeadlineScheduler"/>; -1 when not waiting there. Written under the scheduler's lock.</summary>
+    internal int HeapIndex = -1;
+
     private Budget(string layer, Budget? parent, TimeSpan allotted, TimeSpan reserve, BudgetOptions options, Extras? extras,
         bool ambient, CancellationToken callerToken, long startTimestamp, long deadlineTimestamp)
     {
@@ -58,14 +63,14 @@ public sealed class Budget : IDisposable
             _utcTicksAtStart = _time.GetUtcNow().UtcTicks;
         }
 
-        _lease = options.ReuseTokenSources ? options.Leases.Get() : new TokenLease(_time);
         if (deadlineTimestamp <= startTimestamp)
         {
             CancelWith(Cause.Expired);
         }
         else
         {
-            _lease.Arm(this, _time.GetElapsedTime(startTimestamp, deadlineTimestamp), deadlineTimestamp);
+            // The deadline is absolute and the open's own clock reading arms the timer when needed: no second read.
+            options.Scheduler.Add(this, deadlineTimestamp, startTimestamp);
 
             if (parent is not null && !parent.AddChild(this) && (Cause)Volatile.Read(ref parent._cause) != Cause.Closed)
             {
@@ -105,7 +110,7 @@ public sealed class Budget : IDisposable
         // The budget that was Current when this root opened ended (expired or cancelled): the root ends with it.
         Enclosing,
 
-        // Disposed before anything cancelled it: no cause can be recorded any more, so its source may be reused.
+        // Disposed before anything cancelled it: no cause can be recorded any more.
         Closed,
     }
 
@@ -207,10 +212,12 @@ public sealed class Budget : IDisposable
     /// <see cref="IsExpired"/> is still false; <see cref="ThrowIfExpired"/> says whose deadline or whose caller it was.
     /// </summary>
     /// <remarks>
-    /// With <see cref="BudgetOptions.ReuseTokenSources"/> (the default) the source behind a budget that ends cleanly is
-    /// reused: do not use the token after disposing the budget.
+    /// The token is this budget's alone and is never handed to another budget: work that keeps it after the budget is
+    /// disposed (a streamed response body, a fire-and-forget call) sees it cancelled only if this budget was cancelled
+    /// or expired before it was disposed. Its source is created on first read, so a budget used only through
+    /// <see cref="Remaining"/>, <see cref="IsExpired"/>, <see cref="ThrowIfExpired"/> or <see cref="Fits"/> creates none.
     /// </remarks>
-    public CancellationToken Token => _lease.Source.Token;
+    public CancellationToken Token => (Volatile.Read(ref _source) ?? CreateSource()).Token;
 
     /// <summary>The options shared by this budget and its children.</summary>
     public BudgetOptions Options => _options;
@@ -612,7 +619,7 @@ public sealed class Budget : IDisposable
             Ambient.Value = previous;
         }
 
-        // Closed first, so that no cancellation can start through this budget from here on: its lease may then be reused.
+        // Closed first, so that no cancellation can start through this budget from here on.
         var closed = Interlocked.CompareExchange(ref _cause, (int)Cause.Closed, (int)Cause.None) == (int)Cause.None;
         Parent?.RemoveChild(this);
         if (closed)
@@ -621,17 +628,10 @@ public sealed class Budget : IDisposable
             CutChildren();
         }
 
+        _options.Scheduler.Remove(this);
         _callerLink.Dispose();
         _extras?.EnclosingLink.Dispose();
-        var ended = EndScope();
-        if (closed && ended && _options.ReuseTokenSources && _lease.TryRelease())
-        {
-            _options.Leases.Return(_lease);
-        }
-        else
-        {
-            _lease.Dispose();
-        }
+        EndScope();
     }
 
     /// <summary>The path, allotment and time left.</summary>
@@ -836,32 +836,8 @@ public sealed class Budget : IDisposable
         return new BudgetResult<T>(outcome, default, exception, (exception as BudgetExhaustedException)?.Path, _time.GetElapsedTime(started));
     }
 
-    /// <summary>The lease's timer fired while this budget held it.</summary>
-    internal void OnTimer()
-    {
-        var now = _time.GetTimestamp();
-        // Timers count whole milliseconds on a coarser clock than ours (4 ms ticks on Linux) and may fire a moment early.
-        // The token never cancels before the deadline: wait out the remainder, however little, so that Token, IsExpired,
-        // Remaining and Deadline always agree.
-        if (now < _deadlineTimestamp && (Cause)Volatile.Read(ref _cause) == Cause.None)
-        {
-            var early = _time.GetElapsedTime(now, _deadlineTimestamp);
-            try
-            {
-                _lease.Timer.Change(TimeSpan.FromMilliseconds(Math.Ceiling(early.TotalMilliseconds)), Timeout.InfiniteTimeSpan);
-            }
-            catch (ObjectDisposedException)
-            {
-                // Disposed meanwhile: nobody is left to cancel.
-            }
-
-            return;
-        }
-
-        OnDeadline();
-    }
-
-    private void OnDeadline()
+    /// <summary>The scheduler found this budget's deadline reached by the clock.</summary>
+    internal void OnDeadline()
     {
         if (CancelWith(Cause.Expired))
         {
@@ -917,11 +893,8 @@ public sealed class Budget : IDisposable
 
             try
             {
-                _lease.Source.Cancel();
-            }
-            catch (ObjectDisposedException)
-            {
-                // Disposed concurrently: nobody is left to observe the token.
+                // No source yet: nobody holds the token; the first read of Token will find it cancelled (CreateSource).
+                Volatile.Read(ref _source)?.Cancel();
             }
             catch (AggregateException exception) when (failures is not null)
             {
@@ -1108,6 +1081,24 @@ public sealed class Budget : IDisposable
             throw new ArgumentOutOfRangeException(nameof(timeout), timeout, $"The timeout of '{layer}' is negative ({DurationText.Format(timeout)}); use TimeSpan.Zero for an already-expired budget or Timeout.InfiniteTimeSpan for 'whatever fits'.");
         }
     }
+
+    private CancellationTokenSource CreateSource()
+    {
+        var created = new CancellationTokenSource();
+        var source = Interlocked.CompareExchange(ref _source, created, null) ?? created;
+
+        // Published before the cause is read, as CancelWith records the cause before it reads the source: one of the two
+        // sees the other, so a budget cancelled around the first read never hands out a live token.
+        if (ReferenceEquals(source, created) && (Cause)Volatile.Read(ref _cause) is not (Cause.None or Cause.Closed))
+        {
+            created.Cancel();
+        }
+
+        return source;
+    }
+
+    /// <summary>Whether anything has read <see cref="Token"/> yet (for tests).</summary>
+    internal bool HasSource => Volatile.Read(ref _source) is not null;
 
     private Extras GetExtras() => _extras ?? Interlocked.CompareExchange(ref _extras, new Extras(), null) ?? _extras;
 
