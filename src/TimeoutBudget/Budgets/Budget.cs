@@ -622,7 +622,7 @@ public sealed class Budget : IDisposable
         // Closed first, so that no cancellation can start through this budget from here on.
         var closed = Interlocked.CompareExchange(ref _cause, (int)Cause.Closed, (int)Cause.None) == (int)Cause.None;
         Parent?.RemoveChild(this);
-        if (closed)
+        if (closed && Volatile.Read(ref _firstChild) is not null)
         {
             // Closed, this budget can never cancel its children: let go of any still open (as a reset source drops its registrations).
             CutChildren();
