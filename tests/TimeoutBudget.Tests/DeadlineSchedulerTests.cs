@@ -163,6 +163,51 @@ public sealed class DeadlineSchedulerTests
     }
 
     [Fact]
+    public void A_logger_that_throws_at_an_expiry_does_not_keep_the_other_due_budgets_or_later_ones_from_expiring()
+    {
+        // A clock whose timer survives a throwing callback (FakeTimeProvider's stops firing after one), as the system's does.
+        var clock = new HandFiredClock();
+        var options = new BudgetOptions { TimeProvider = clock, LoggerFactory = new ThrowingLoggerFactory() };
+        using var root = Budget.Start("request", Minute, options);
+
+        // More due at once than one batch, so the throw happens while the scheduler has more to take off its heap.
+        var due = Enumerable.Range(0, 100).Select(_ => root.DetachedChild("call", TimeSpan.FromSeconds(1))).ToList();
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.ThrowsAny<Exception>(clock.FireAll);
+        Assert.All(due, budget => Assert.True(budget.Token.IsCancellationRequested));
+
+        using var later = root.DetachedChild("later", TimeSpan.FromSeconds(1));
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.ThrowsAny<Exception>(clock.FireAll);
+        Assert.True(later.Token.IsCancellationRequested);
+        due.ForEach(budget => budget.Dispose());
+    }
+
+    private sealed class ThrowingLoggerFactory : Microsoft.Extensions.Logging.ILoggerFactory
+    {
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => new ThrowingLogger();
+
+        public void AddProvider(Microsoft.Extensions.Logging.ILoggerProvider provider)
+        {
+        }
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class ThrowingLogger : Microsoft.Extensions.Logging.ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+            public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+                throw new InvalidOperationException("the log sink is down");
+        }
+    }
+
+    [Fact]
     public async Task Tokens_kept_after_their_budgets_ended_cleanly_are_never_cancelled_by_the_budgets_after_them_on_the_real_clock()
     {
         // Threads open short budgets on the system clock; every other one is held until it expires, the rest are
