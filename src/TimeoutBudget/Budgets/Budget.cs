@@ -17,7 +17,8 @@ public sealed class Budget : IDisposable
 {
     private static readonly AsyncLocal<Budget?> Ambient = new();
 
-    // The hot fields only: everything a budget rarely needs lives in Extras, so opening a child allocates one small object.
+    // The hot fields only: everything a budget rarely needs lives in Extras, so opening a child allocates one small object
+    // (and its cancellation source once Token is read).
     private readonly BudgetOptions _options;
     // Created on the first read of Token: a budget used only through its clock never allocates one. Never reused, so a
     // token that outlives its budget is never cancelled by another budget.
@@ -371,7 +372,7 @@ public sealed class Budget : IDisposable
     /// <remarks>
     /// <para>
     /// Leaving the ambient flow alone makes this the cheapest way to guard a call: no execution-context change, and
-    /// only the budget itself is allocated. Code running inside still sees the parent as <see cref="Current"/>, so use
+    /// only the budget itself is allocated (and its cancellation source, once <see cref="Token"/> is read). Code running inside still sees the parent as <see cref="Current"/>, so use
     /// <see cref="Child(string, TimeSpan)"/> when nested code should open its own children under this layer.
     /// </para>
     /// <para>
@@ -598,7 +599,7 @@ public sealed class Budget : IDisposable
         return new BudgetResult<T>(BudgetOutcome.Completed, value, null, null, Time.GetElapsedTime(started));
     }
 
-    /// <summary>Ends this layer: restores the previous <see cref="Current"/>, unlinks from the parent and caller, stops the timer.</summary>
+    /// <summary>Ends this layer: restores the previous <see cref="Current"/>, unlinks from the parent and caller, takes its deadline out of the clock's scheduler.</summary>
     /// <remarks>Work still running with this budget's token keeps its token; the monitor tracks such work until it ends.</remarks>
     public void Dispose()
     {
