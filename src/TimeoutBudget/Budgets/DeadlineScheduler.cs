@@ -281,7 +281,10 @@ internal sealed class DeadlineScheduler
         // A burst of live budgets must not pin its array for the life of the process.
         if (_heap.Length > MinimumCapacity && _count < _heap.Length / 4)
         {
-            Array.Resize(ref _heap, Math.Max(MinimumCapacity, _heap.Length / 2));
+            // Only the live entries are copied: this runs under the lock.
+            var smaller = new Entry[Math.Max(MinimumCapacity, _heap.Length / 2)];
+            Array.Copy(_heap, smaller, _count);
+            _heap = smaller;
         }
     }
 
