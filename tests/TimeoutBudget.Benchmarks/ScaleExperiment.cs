@@ -16,14 +16,19 @@ internal static class ScaleExperiment
 
     private enum Kind
     {
+        // Its token read, as a call that passes it on does: a raw source always has its token.
         Budget,
+
+        // Used only through its clock (Remaining, IsExpired): no cancellation source is ever created.
+        BudgetNoToken,
         BudgetMonitored,
         RawLinkedCts,
     }
 
     private static string Name(Kind kind) => kind switch
     {
-        Kind.Budget => "TimeoutBudget child",
+        Kind.Budget => "TimeoutBudget child, token read",
+        Kind.BudgetNoToken => "TimeoutBudget child, token never read",
         Kind.BudgetMonitored => "TimeoutBudget child, with BudgetMonitor",
         _ => "raw linked CTS + CancelAfter",
     };
@@ -37,7 +42,7 @@ internal static class ScaleExperiment
         report.AppendLine("#### Bytes per live item").AppendLine()
             .AppendLine("| What | Retained bytes per live item | Allocated bytes per item created |")
             .AppendLine("| --- | ---: | ---: |");
-        foreach (var kind in new[] { Kind.Budget, Kind.BudgetMonitored, Kind.RawLinkedCts })
+        foreach (var kind in new[] { Kind.Budget, Kind.BudgetNoToken, Kind.BudgetMonitored, Kind.RawLinkedCts })
         {
             var (live, allocated) = MeasureMemory(count, kind);
             report.AppendLine($"| {Name(kind)} | {Measure.F(live, 0)} | {Measure.F(allocated, 0)} |");
@@ -325,7 +330,104 @@ internal static class ScaleExperiment
             return source;
         }
 
-        return root.DetachedChild("dependency", timeout);
+        var budget = root.DetachedChild("dependency", timeout);
+        if (kind != Kind.BudgetNoToken)
+        {
+            _ = budget.Token;
+        }
+
+        return budget;
+    }
+
+    /// <summary>
+    /// Issue 15: <paramref name="count"/> live budgets expire within one second while a caller thread keeps opening and
+    /// disposing children; the caller's latency while the scheduler expires them is compared with its latency before.
+    /// </summary>
+    public static string ExpiryUnderLoad(int count)
+    {
+        // Opening a million takes seconds on 2 cores: the deadlines are absolute, all after the last open, so the
+        // caller is timed quietly first and then while every budget expires within the one-second spread.
+        var lead = TimeSpan.FromSeconds(2) + TimeSpan.FromMicroseconds(10) * count;
+        var spread = TimeSpan.FromSeconds(1);
+        var root = Budget.Start("request", TimeSpan.FromHours(2));
+        var fired = new StrongBox<int>();
+        var live = new Budget[count];
+        Collect();
+        var opened = Stopwatch.GetTimestamp();
+        var lastDue = 0L;
+        for (var i = 0; i < count; i++)
+        {
+            var due = opened + Measure.Ticks(lead + spread * ((i % 1000) / 1000.0));
+            var now = Stopwatch.GetTimestamp();
+            lastDue = Math.Max(lastDue, due);
+            live[i] = root.DetachedChild("dependency", TimeSpan.FromSeconds(Measure.Ms(due - now) / 1000.0));
+            live[i].Token.UnsafeRegister(static state => Interlocked.Increment(ref ((StrongBox<int>)state!).Value), fired);
+        }
+
+        var openedMs = Measure.Ms(Stopwatch.GetTimestamp() - opened);
+        var firstDue = opened + Measure.Ticks(lead);
+        var quiet = new List<double>();
+        var busy = new List<double>();
+        var callerStarted = Stopwatch.GetTimestamp();
+        var expiredAt = 0L;
+        var caller = new Thread(() =>
+        {
+            var until = lastDue + Measure.Ticks(TimeSpan.FromSeconds(1));
+            while (true)
+            {
+                var t0 = Stopwatch.GetTimestamp();
+                if (t0 > until)
+                {
+                    break;
+                }
+
+                using (var child = root.DetachedChild("call", TimeSpan.FromSeconds(10)))
+                {
+                    _ = child.Token;
+                }
+
+                var ms = Measure.Ms(Stopwatch.GetTimestamp() - t0);
+                if (t0 < firstDue)
+                {
+                    quiet.Add(ms);
+                }
+                else if (Volatile.Read(ref fired.Value) < count)
+                {
+                    busy.Add(ms);
+                }
+                else if (expiredAt == 0)
+                {
+                    expiredAt = t0;
+                }
+            }
+        }) { IsBackground = true };
+        caller.Start();
+        if (!caller.Join(lead + spread + TimeSpan.FromSeconds(60)))
+        {
+            throw new TimeoutException("The caller thread did not finish.");
+        }
+
+        var notFired = count - Volatile.Read(ref fired.Value);
+        DisposeAll(live);
+        root.Dispose();
+
+        var text = new StringBuilder();
+        text.AppendLine($"#### {Measure.N(count)} live budgets expiring over {spread.TotalSeconds:0.#} s, one caller thread opening and disposing children meanwhile").AppendLine()
+            .AppendLine($"Quiet window before the first deadline: {Measure.F(Measure.Ms(firstDue - callerStarted), 0)} ms.").AppendLine()
+            .AppendLine($"Machine: {Measure.Machine()}").AppendLine()
+            .AppendLine($"Opened (with tokens, one callback each) in {Measure.F(openedMs, 0)} ms; expired {Measure.N(count - notFired)}, not fired within the bound {notFired}; " +
+                        $"the caller saw every one expired {(expiredAt == 0 ? "never" : Measure.F(Measure.Ms(expiredAt - lastDue), 1) + " ms after the last deadline")}.").AppendLine()
+            .AppendLine("| Caller's DetachedChild + Token + Dispose | calls | p50 µs | p99 µs | p99.9 µs | max µs | calls over 1 ms |")
+            .AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        foreach (var (label, list) in new[] { ("before the first deadline", quiet), ("while the budgets expire", busy) })
+        {
+            var sample = list.ToArray();
+            Array.Sort(sample);
+            text.AppendLine($"| {label} | {Measure.N(sample.Length)} | {Measure.F(Measure.Percentile(sample, 50) * 1000)} | {Measure.F(Measure.Percentile(sample, 99) * 1000)} | " +
+                            $"{Measure.F(Measure.Percentile(sample, 99.9) * 1000)} | {Measure.F((sample.Length == 0 ? double.NaN : sample[^1]) * 1000)} | {sample.Count(ms => ms > 1)} |");
+        }
+
+        return text.ToString();
     }
 
     private static void DisposeAll(IDisposable[] items)

@@ -5,8 +5,8 @@ public sealed class BudgetBoundaryTests
 {
     private readonly Microsoft.Extensions.Time.Testing.FakeTimeProvider _time = new();
 
-    private BudgetOptions Options(TimeSpan reserve = default, bool reuse = true) =>
-        new() { TimeProvider = _time, Margin = BudgetMargin.None, Reserve = reserve, ReuseTokenSources = reuse };
+    private BudgetOptions Options(TimeSpan reserve = default) =>
+        new() { TimeProvider = _time, Margin = BudgetMargin.None, Reserve = reserve };
 
     [Fact]
     public void Fits_holds_at_exactly_the_time_available_and_not_a_tick_beyond()
@@ -53,27 +53,16 @@ public sealed class BudgetBoundaryTests
     }
 
     [Fact]
-    public void Sources_are_reused_only_when_reuse_is_on()
+    public void Every_budget_has_a_source_of_its_own()
     {
-        using var pooled = Budget.Start("api", TimeSpan.FromHours(1), Options());
+        using var root = Budget.Start("api", TimeSpan.FromHours(1), Options());
         CancellationToken first;
-        using (var child = pooled.DetachedChild("db", TimeSpan.FromSeconds(1)))
+        using (var child = root.DetachedChild("db", TimeSpan.FromSeconds(1)))
         {
             first = child.Token;
         }
 
-        using (var child = pooled.DetachedChild("db", TimeSpan.FromSeconds(1)))
-        {
-            Assert.Equal(first, child.Token);
-        }
-
-        using var fresh = Budget.Start("api", TimeSpan.FromHours(1), Options(reuse: false));
-        using (var child = fresh.DetachedChild("db", TimeSpan.FromSeconds(1)))
-        {
-            first = child.Token;
-        }
-
-        using (var child = fresh.DetachedChild("db", TimeSpan.FromSeconds(1)))
+        using (var child = root.DetachedChild("db", TimeSpan.FromSeconds(1)))
         {
             Assert.NotEqual(first, child.Token);
         }

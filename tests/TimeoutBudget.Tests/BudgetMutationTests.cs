@@ -292,7 +292,7 @@ public sealed class BudgetMutationTests
     }
 
     [Fact]
-    public void Disposing_a_budget_twice_leaves_its_reused_source_working_for_the_next_budget()
+    public void Disposing_a_budget_twice_leaves_its_token_alone_and_the_next_budget_working()
     {
         using var root = Budget.Start("orchestrator", TimeSpan.FromMinutes(1), _options);
         var call = root.DetachedChild("call", TimeSpan.FromSeconds(10));
@@ -301,16 +301,16 @@ public sealed class BudgetMutationTests
         call.Dispose();
 
         using var next = root.DetachedChild("call", TimeSpan.FromSeconds(10));
-        Assert.Equal(first, next.Token);
+        Assert.NotEqual(first, next.Token);
         _clock.Advance(TimeSpan.FromSeconds(10));
         Assert.True(next.Token.IsCancellationRequested);
+        Assert.False(first.IsCancellationRequested);
     }
 
     [Fact]
     public void A_disposed_budget_is_not_kept_alive_by_the_flow_it_was_current_on()
     {
-        var options = _options with { ReuseTokenSources = false };
-        var disposed = OpenAndDispose(options);
+        var disposed = OpenAndDispose(_options);
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
@@ -571,7 +571,7 @@ public sealed class BudgetMutationTests
         Assert.Equal(TimeSpan.Zero, whole.Reserve);
     }
 
-    // ---- Current, logging, source reuse ----
+    // ---- Current, logging, execution context ----
 
     [Fact]
     public async Task Current_skips_a_budget_disposed_on_another_flow()
@@ -599,68 +599,9 @@ public sealed class BudgetMutationTests
     }
 
     [Fact]
-    public void On_the_system_clock_a_source_is_reused_unless_its_budget_ends_within_50_ms_of_its_deadline()
-    {
-        using var root = Budget.Start("request", TimeSpan.FromHours(1), new BudgetOptions());
-        CancellationToken first;
-        using (var call = root.DetachedChild("call", TimeSpan.FromSeconds(30)))
-        {
-            first = call.Token;
-        }
-
-        CancellationToken shortToken;
-        using (var again = root.DetachedChild("call", TimeSpan.FromMilliseconds(30)))
-        {
-            Assert.Equal(first, again.Token);
-            shortToken = again.Token;
-        }
-
-        using var next = root.DetachedChild("call", TimeSpan.FromSeconds(30));
-        Assert.NotEqual(shortToken, next.Token);
-    }
-
-    [Fact]
-    public void A_source_is_reused_up_to_50_ms_before_its_deadline_and_not_from_then_on()
-    {
-        using var root = Budget.Start("orchestrator", TimeSpan.FromMinutes(1), _options);
-        CancellationToken first;
-        using (var call = root.DetachedChild("call", TimeSpan.FromSeconds(10)))
-        {
-            first = call.Token;
-            _clock.Advance(TimeSpan.FromMilliseconds(9_950) - TimeSpan.FromTicks(1));
-        }
-
-        CancellationToken second;
-        using (var call = root.DetachedChild("call", TimeSpan.FromSeconds(10)))
-        {
-            Assert.Equal(first, call.Token);
-            second = call.Token;
-            _clock.Advance(TimeSpan.FromMilliseconds(9_950));
-        }
-
-        using var third = root.DetachedChild("call", TimeSpan.FromSeconds(10));
-        Assert.NotEqual(second, third.Token);
-        Assert.False(second.IsCancellationRequested);
-    }
-
-    [Fact]
-    public void The_pool_keeps_four_sources_per_processor()
-    {
-        var count = Environment.ProcessorCount * 4;
-        using var root = Budget.Start("orchestrator", TimeSpan.FromMinutes(1), _options);
-        var firstRound = Enumerable.Range(0, count).Select(_ => root.DetachedChild("call", TimeSpan.FromSeconds(10))).ToList();
-        var tokens = firstRound.Select(b => b.Token).ToHashSet();
-        firstRound.ForEach(b => b.Dispose());
-
-        var secondRound = Enumerable.Range(0, count).Select(_ => root.DetachedChild("call", TimeSpan.FromSeconds(10))).ToList();
-        Assert.All(secondRound, b => Assert.Contains(b.Token, tokens));
-        secondRound.ForEach(b => b.Dispose());
-    }
-
-    [Fact]
     public void Opening_budgets_leaves_the_execution_context_flow_as_it_found_it()
     {
-        var options = _options with { ReuseTokenSources = false };
+        var options = _options;
         using (ExecutionContext.SuppressFlow())
         {
             using var suppressed = Budget.Start("suppressed", TimeSpan.FromSeconds(1), options);

@@ -4,8 +4,8 @@ using Microsoft.Extensions.Time.Testing;
 namespace TimeoutBudget.Tests;
 
 /// <summary>
-/// Detached children, the ValueTask run, and the reuse of a clean budget's cancellation source: reused only when no
-/// one can still be cancelled through the old budget.
+/// Detached children, the ValueTask run, and tokens that outlive their budget: a token is its budget's alone, so no
+/// other budget can ever cancel it.
 /// </summary>
 public sealed class BudgetReuseTests
 {
@@ -52,39 +52,25 @@ public sealed class BudgetReuseTests
     }
 
     [Fact]
-    public void A_cleanly_disposed_budget_hands_its_source_to_the_next_one()
+    public void A_token_kept_after_its_budget_ends_cleanly_is_never_cancelled_by_the_next_budget()
     {
+        // A streamed body or a fire-and-forget call can outlive the using scope that gave it the token.
         using var root = Budget.Start("orchestrator", Minute, _options);
-        CancellationToken first;
+        CancellationToken escaped;
         using (var call = root.DetachedChild("call", TimeSpan.FromSeconds(10)))
         {
-            first = call.Token;
+            escaped = call.Token;
         }
 
         using var next = root.DetachedChild("call", TimeSpan.FromSeconds(10));
-        Assert.Equal(first, next.Token);
-        Assert.False(next.Token.IsCancellationRequested);
+        Assert.NotEqual(escaped, next.Token);
 
-        // The reused source still works: it cancels at the new budget's own deadline, not the old one's.
+        // The next budget expires at its own deadline; the escaped token, whose budget ended cleanly, stays as it was.
         _clock.Advance(TimeSpan.FromSeconds(10) - TimeSpan.FromTicks(1));
         Assert.False(next.Token.IsCancellationRequested);
         _clock.Advance(TimeSpan.FromTicks(1));
         Assert.True(next.Token.IsCancellationRequested);
-    }
-
-    [Fact]
-    public void Without_reuse_every_budget_has_a_source_of_its_own()
-    {
-        var options = _options with { ReuseTokenSources = false };
-        using var root = Budget.Start("orchestrator", Minute, options);
-        CancellationToken first;
-        using (var call = root.DetachedChild("call", TimeSpan.FromSeconds(10)))
-        {
-            first = call.Token;
-        }
-
-        using var next = root.DetachedChild("call", TimeSpan.FromSeconds(10));
-        Assert.NotEqual(first, next.Token);
+        Assert.False(escaped.IsCancellationRequested);
     }
 
     [Fact]
@@ -105,7 +91,7 @@ public sealed class BudgetReuseTests
     }
 
     [Fact]
-    public void A_budget_disposed_close_to_its_deadline_is_not_reused_because_its_timer_may_be_firing()
+    public void A_budget_disposed_close_to_its_deadline_keeps_its_token_uncancelled()
     {
         using var root = Budget.Start("orchestrator", Minute, _options);
         CancellationToken first;
@@ -234,9 +220,9 @@ public sealed class BudgetReuseTests
     }
 
     [Fact]
-    public async Task Reused_sources_never_carry_a_cancellation_over_to_the_next_budget_on_the_real_clock()
+    public async Task Tokens_never_carry_a_cancellation_over_to_another_budget_on_the_real_clock()
     {
-        // Many short budgets on the system clock, some expiring while open, across threads sharing one pool: a token
+        // Many short budgets on the system clock, some expiring while open, across threads sharing one scheduler: a token
         // seen cancelled must belong to a budget that is due: a token never cancels before its deadline.
         // The callers are dedicated threads, so their spinning never keeps the thread pool from running the timers.
         var tolerance = TimeSpan.Zero;

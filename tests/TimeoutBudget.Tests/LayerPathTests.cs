@@ -45,6 +45,21 @@ public sealed class LayerPathTests
     }
 
     [Fact]
+    public void Exactly_the_slash_and_the_control_characters_are_refused_anywhere_in_a_name()
+    {
+        for (var c = '\0'; c < '\u0200'; c++)
+        {
+            var refused = c == '/' || char.IsControl(c);
+            foreach (var layer in new[] { c + "db", "d" + c + "b", "db" + c })
+            {
+                // "db" around it: never empty or blank, so the only reason to refuse is the character itself.
+                var error = BudgetPlan.CheckLayerName(layer);
+                Assert.True(refused == error is not null, $"U+{(int)c:X4} in a name: {error ?? "accepted"}");
+            }
+        }
+    }
+
+    [Fact]
     public void LastSegment_names_the_parameter_when_null()
     {
         var error = Assert.Throws<ArgumentNullException>(() => LayerPath.LastSegment(null!));

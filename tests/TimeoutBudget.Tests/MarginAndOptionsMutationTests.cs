@@ -168,7 +168,6 @@ public sealed class MarginAndOptionsMutationTests
             LoggerFactory = NullLoggerFactory.Instance,
             OnMisaligned = onMisaligned,
             OnInverted = onInverted,
-            ReuseTokenSources = false,
         };
 
         var copy = original with { };
@@ -182,7 +181,6 @@ public sealed class MarginAndOptionsMutationTests
         Assert.Same(NullLoggerFactory.Instance, copy.LoggerFactory);
         Assert.Same(onMisaligned, copy.OnMisaligned);
         Assert.Same(onInverted, copy.OnInverted);
-        Assert.False(copy.ReuseTokenSources);
     }
 
     [Fact]
@@ -211,10 +209,13 @@ public sealed class MarginAndOptionsMutationTests
     }
 
     [Fact]
-    public void The_token_source_pool_is_created_once_per_options()
+    public void Every_options_on_one_clock_share_its_deadline_scheduler()
     {
-        var options = new BudgetOptions { TimeProvider = new FakeTimeProvider() };
-        Assert.Same(options.Leases, options.Leases);
+        var clock = new FakeTimeProvider();
+        var options = new BudgetOptions { TimeProvider = clock };
+        Assert.Same(options.Scheduler, options.Scheduler);
+        Assert.Same(options.Scheduler, (options with { Margin = BudgetMargin.None }).Scheduler);
+        Assert.NotSame(options.Scheduler, new BudgetOptions { TimeProvider = new FakeTimeProvider() }.Scheduler);
     }
 
     [Fact]

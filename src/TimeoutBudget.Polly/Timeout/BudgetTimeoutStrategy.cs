@@ -23,14 +23,20 @@ internal sealed class BudgetTimeoutStrategy : ResilienceStrategy
     // How early a system timer may fire by the precise clock: one tick of the coarse clock it counts on.
     private static readonly TimeSpan SystemTimerSlack = TimeSpan.FromMilliseconds(5);
 
+    // The attempt timeout, boxed once: ResilienceProperties holds objects, and setting it through its TimeSpan key would
+    // box it again on every execution. Readers use BudgetResilienceKeys.AttemptTimeout (same name) and see a TimeSpan.
+    private static readonly ResiliencePropertyKey<object> BoxedAttemptTimeout = new(BudgetResilienceKeys.AttemptTimeout.Key);
+
     private readonly string _layer;
     private readonly TimeSpan _timeout;
+    private readonly object _boxedTimeout;
     private readonly BudgetOptions _rootOptions;
 
     public BudgetTimeoutStrategy(BudgetTimeoutStrategyOptions options, TimeProvider timeProvider)
     {
         _layer = options.Layer;
         _timeout = options.Timeout;
+        _boxedTimeout = _timeout;
         _rootOptions = options.BudgetOptions ??
             (ReferenceEquals(timeProvider, TimeProvider.System) ? BudgetOptions.Default : new BudgetOptions { TimeProvider = timeProvider });
     }
@@ -68,7 +74,7 @@ internal sealed class BudgetTimeoutStrategy : ResilienceStrategy
         context.Properties.TryGetValue(BudgetResilienceKeys.Budget, out var previousBudget);
         context.Properties.Set(BudgetResilienceKeys.Budget, budget);
         // Left set afterwards on purpose: a retry around this strategy reads it as the length of the next attempt.
-        context.Properties.Set(BudgetResilienceKeys.AttemptTimeout, _timeout);
+        context.Properties.Set(BoxedAttemptTimeout, _boxedTimeout);
         try
         {
             var outcome = await callback(context, state).ConfigureAwait(context.ContinueOnCapturedContext);

@@ -17,10 +17,12 @@ public sealed class Budget : IDisposable
 {
     private static readonly AsyncLocal<Budget?> Ambient = new();
 
-    // The hot fields only: everything a budget rarely needs lives in Extras, so opening a child allocates one small object.
+    // The hot fields only: everything a budget rarely needs lives in Extras, so opening a child allocates one small object
+    // (and its cancellation source once Token is read).
     private readonly BudgetOptions _options;
-    private readonly TimeProvider _time;
-    private readonly TokenLease _lease;
+    // Created on the first read of Token: a budget used only through its clock never allocates one. Never reused, so a
+    // token that outlives its budget is never cancelled by another budget.
+    private CancellationTokenSource? _source;
     private readonly Budget? _previous;
     private readonly long _startTimestamp;
     private readonly long _deadlineTimestamp;
@@ -41,11 +43,13 @@ public sealed class Budget : IDisposable
     private int _activeScopes = 1;
     private readonly bool _ambient;
 
+    /// <summary>Where this budget's deadline sits in its clock's <see cref="DeadlineScheduler"/>; -1 when not waiting there. Written under the scheduler's lock.</summary>
+    internal int HeapIndex = -1;
+
     private Budget(string layer, Budget? parent, TimeSpan allotted, TimeSpan reserve, BudgetOptions options, Extras? extras,
         bool ambient, CancellationToken callerToken, long startTimestamp, long deadlineTimestamp)
     {
         _options = options;
-        _time = options.TimeProvider;
         Layer = layer;
         Parent = parent;
         Allotted = allotted;
@@ -55,17 +59,17 @@ public sealed class Budget : IDisposable
         _deadlineTimestamp = deadlineTimestamp;
         if (parent is null)
         {
-            _utcTicksAtStart = _time.GetUtcNow().UtcTicks;
+            _utcTicksAtStart = Time.GetUtcNow().UtcTicks;
         }
 
-        _lease = options.ReuseTokenSources ? options.Leases.Get() : new TokenLease(_time);
         if (deadlineTimestamp <= startTimestamp)
         {
             CancelWith(Cause.Expired);
         }
         else
         {
-            _lease.Arm(this, _time.GetElapsedTime(startTimestamp, deadlineTimestamp), deadlineTimestamp);
+            // The deadline is absolute and the open's own clock reading arms the timer when needed: no second read.
+            options.Scheduler.Add(this, deadlineTimestamp, startTimestamp);
 
             if (parent is not null && !parent.AddChild(this) && (Cause)Volatile.Read(ref parent._cause) != Cause.Closed)
             {
@@ -105,7 +109,7 @@ public sealed class Budget : IDisposable
         // The budget that was Current when this root opened ended (expired or cancelled): the root ends with it.
         Enclosing,
 
-        // Disposed before anything cancelled it: no cause can be recorded any more, so its source may be reused.
+        // Disposed before anything cancelled it: no cause can be recorded any more.
         Closed,
     }
 
@@ -166,7 +170,7 @@ public sealed class Budget : IDisposable
                 root = parent;
             }
 
-            return new DateTimeOffset(root._utcTicksAtStart, TimeSpan.Zero) + _time.GetElapsedTime(root._startTimestamp, _deadlineTimestamp);
+            return new DateTimeOffset(root._utcTicksAtStart, TimeSpan.Zero) + Time.GetElapsedTime(root._startTimestamp, _deadlineTimestamp);
         }
     }
 
@@ -175,13 +179,13 @@ public sealed class Budget : IDisposable
     {
         get
         {
-            var now = _time.GetTimestamp();
-            return now >= _deadlineTimestamp || (Cause)Volatile.Read(ref _cause) == Cause.Expired ? TimeSpan.Zero : _time.GetElapsedTime(now, _deadlineTimestamp);
+            var now = Time.GetTimestamp();
+            return now >= _deadlineTimestamp || (Cause)Volatile.Read(ref _cause) == Cause.Expired ? TimeSpan.Zero : Time.GetElapsedTime(now, _deadlineTimestamp);
         }
     }
 
     /// <summary>Time since the layer opened.</summary>
-    public TimeSpan Elapsed => _time.GetElapsedTime(_startTimestamp);
+    public TimeSpan Elapsed => Time.GetElapsedTime(_startTimestamp);
 
     /// <summary>What a child opened now could be granted at most: the time left, minus this budget's reserve and margin.</summary>
     public TimeSpan Available
@@ -198,7 +202,7 @@ public sealed class Budget : IDisposable
     /// fires. The timer never expires a budget earlier: a system timer that fires a moment early (it counts whole
     /// milliseconds on a coarse clock) is re-armed for the rest. Once true, it stays true and <see cref="Remaining"/> is zero.
     /// </summary>
-    public bool IsExpired => _time.GetTimestamp() >= _deadlineTimestamp || (Cause)Volatile.Read(ref _cause) == Cause.Expired;
+    public bool IsExpired => Time.GetTimestamp() >= _deadlineTimestamp || (Cause)Volatile.Read(ref _cause) == Cause.Expired;
 
     /// <summary>
     /// Cancels at this budget's deadline (never before it: when it cancels for the deadline, <see cref="IsExpired"/> is
@@ -207,10 +211,12 @@ public sealed class Budget : IDisposable
     /// <see cref="IsExpired"/> is still false; <see cref="ThrowIfExpired"/> says whose deadline or whose caller it was.
     /// </summary>
     /// <remarks>
-    /// With <see cref="BudgetOptions.ReuseTokenSources"/> (the default) the source behind a budget that ends cleanly is
-    /// reused: do not use the token after disposing the budget.
+    /// The token is this budget's alone and is never handed to another budget: work that keeps it after the budget is
+    /// disposed (a streamed response body, a fire-and-forget call) sees it cancelled only if this budget was cancelled
+    /// or expired before it was disposed. Its source is created on first read, so a budget used only through
+    /// <see cref="Remaining"/>, <see cref="IsExpired"/>, <see cref="ThrowIfExpired"/> or <see cref="Fits"/> creates none.
     /// </remarks>
-    public CancellationToken Token => _lease.Source.Token;
+    public CancellationToken Token => (Volatile.Read(ref _source) ?? CreateSource()).Token;
 
     /// <summary>The options shared by this budget and its children.</summary>
     public BudgetOptions Options => _options;
@@ -239,7 +245,8 @@ public sealed class Budget : IDisposable
     /// </summary>
     internal long LateAfterTimestamp => Math.Max(EffectiveDeadlineTimestamp, _startTimestamp);
 
-    internal TimeProvider Time => _time;
+    // Read through the options rather than kept in a field: one field less in every budget, for one more load.
+    internal TimeProvider Time => _options.TimeProvider;
 
     internal BudgetMonitor.Entry? MonitorEntry
     {
@@ -365,7 +372,7 @@ public sealed class Budget : IDisposable
     /// <remarks>
     /// <para>
     /// Leaving the ambient flow alone makes this the cheapest way to guard a call: no execution-context change, and
-    /// only the budget itself is allocated. Code running inside still sees the parent as <see cref="Current"/>, so use
+    /// only the budget itself is allocated (and its cancellation source, once <see cref="Token"/> is read). Code running inside still sees the parent as <see cref="Current"/>, so use
     /// <see cref="Child(string, TimeSpan)"/> when nested code should open its own children under this layer.
     /// </para>
     /// <para>
@@ -521,7 +528,7 @@ public sealed class Budget : IDisposable
     {
         ArgumentNullException.ThrowIfNull(work);
         ObjectDisposedException.ThrowIf(IsDisposed, this);
-        var started = _time.GetTimestamp();
+        var started = Time.GetTimestamp();
         if (started >= _deadlineTimestamp || (Cause)Volatile.Read(ref _cause) is not (Cause.None or Cause.Closed))
         {
             var before = Failure(innerException: null);
@@ -547,7 +554,7 @@ public sealed class Budget : IDisposable
         {
             EndScope();
             BudgetTelemetry.RecordOutcome(this, BudgetOutcome.Completed, null);
-            return new ValueTask<BudgetResult<T>>(new BudgetResult<T>(BudgetOutcome.Completed, pending.Result, null, null, _time.GetElapsedTime(started)));
+            return new ValueTask<BudgetResult<T>>(new BudgetResult<T>(BudgetOutcome.Completed, pending.Result, null, null, Time.GetElapsedTime(started)));
         }
 
         return new ValueTask<BudgetResult<T>>(AwaitOutcomeAsync(pending.AsTask(), started));
@@ -589,10 +596,10 @@ public sealed class Budget : IDisposable
         }
 
         BudgetTelemetry.RecordOutcome(this, BudgetOutcome.Completed, null);
-        return new BudgetResult<T>(BudgetOutcome.Completed, value, null, null, _time.GetElapsedTime(started));
+        return new BudgetResult<T>(BudgetOutcome.Completed, value, null, null, Time.GetElapsedTime(started));
     }
 
-    /// <summary>Ends this layer: restores the previous <see cref="Current"/>, unlinks from the parent and caller, stops the timer.</summary>
+    /// <summary>Ends this layer: restores the previous <see cref="Current"/>, unlinks from the parent and caller, takes its deadline out of the clock's scheduler.</summary>
     /// <remarks>Work still running with this budget's token keeps its token; the monitor tracks such work until it ends.</remarks>
     public void Dispose()
     {
@@ -612,26 +619,19 @@ public sealed class Budget : IDisposable
             Ambient.Value = previous;
         }
 
-        // Closed first, so that no cancellation can start through this budget from here on: its lease may then be reused.
+        // Closed first, so that no cancellation can start through this budget from here on.
         var closed = Interlocked.CompareExchange(ref _cause, (int)Cause.Closed, (int)Cause.None) == (int)Cause.None;
         Parent?.RemoveChild(this);
-        if (closed)
+        if (closed && Volatile.Read(ref _firstChild) is not null)
         {
             // Closed, this budget can never cancel its children: let go of any still open (as a reset source drops its registrations).
             CutChildren();
         }
 
+        _options.Scheduler.Remove(this);
         _callerLink.Dispose();
         _extras?.EnclosingLink.Dispose();
-        var ended = EndScope();
-        if (closed && ended && _options.ReuseTokenSources && _lease.TryRelease())
-        {
-            _options.Leases.Return(_lease);
-        }
-        else
-        {
-            _lease.Dispose();
-        }
+        EndScope();
     }
 
     /// <summary>The path, allotment and time left.</summary>
@@ -698,13 +698,13 @@ public sealed class Budget : IDisposable
         }
 
         ObjectDisposedException.ThrowIf(IsDisposed, this);
-        var now = _time.GetTimestamp();
+        var now = Time.GetTimestamp();
         if (now >= _deadlineTimestamp || (Cause)Volatile.Read(ref _cause) is not Cause.None)
         {
             ThrowIfExpired();
         }
 
-        var remaining = now >= _deadlineTimestamp ? TimeSpan.Zero : _time.GetElapsedTime(now, _deadlineTimestamp);
+        var remaining = now >= _deadlineTimestamp ? TimeSpan.Zero : Time.GetElapsedTime(now, _deadlineTimestamp);
         var window = remaining - Reserve;
         if (window < TimeSpan.Zero)
         {
@@ -731,10 +731,10 @@ public sealed class Budget : IDisposable
 
         // Computed in clock ticks from the same instant, rounding the deductions up, so the child's deadline can never
         // land after the parent's deadline minus reserve and margin, whatever the clock's frequency.
-        var latest = _deadlineTimestamp - ToTimestampTicks(Reserve + margin, _time, roundUp: true);
+        var latest = _deadlineTimestamp - ToTimestampTicks(Reserve + margin, Time, roundUp: true);
         // Inside the parent's reserve tail the children's window has closed: the child is born expired, with its
         // deadline at the end of that window (already past), never at 'now'.
-        var deadline = Math.Min(now + ToTimestampTicks(granted, _time, roundUp: false), latest);
+        var deadline = Math.Min(now + ToTimestampTicks(granted, Time, roundUp: false), latest);
         var requested = wantsAll ? granted : timeout;
         var extras = plan is not null || requested != granted ? new Extras { PlanNode = plan, Requested = requested } : null;
         return new Budget(layer, this, granted, childReserve, _options, extras, ambient, cancellationToken, now, deadline);
@@ -833,35 +833,11 @@ public sealed class Budget : IDisposable
             _ => BudgetOutcome.Faulted,
         };
         BudgetTelemetry.RecordOutcome(this, outcome, exception);
-        return new BudgetResult<T>(outcome, default, exception, (exception as BudgetExhaustedException)?.Path, _time.GetElapsedTime(started));
+        return new BudgetResult<T>(outcome, default, exception, (exception as BudgetExhaustedException)?.Path, Time.GetElapsedTime(started));
     }
 
-    /// <summary>The lease's timer fired while this budget held it.</summary>
-    internal void OnTimer()
-    {
-        var now = _time.GetTimestamp();
-        // Timers count whole milliseconds on a coarser clock than ours (4 ms ticks on Linux) and may fire a moment early.
-        // The token never cancels before the deadline: wait out the remainder, however little, so that Token, IsExpired,
-        // Remaining and Deadline always agree.
-        if (now < _deadlineTimestamp && (Cause)Volatile.Read(ref _cause) == Cause.None)
-        {
-            var early = _time.GetElapsedTime(now, _deadlineTimestamp);
-            try
-            {
-                _lease.Timer.Change(TimeSpan.FromMilliseconds(Math.Ceiling(early.TotalMilliseconds)), Timeout.InfiniteTimeSpan);
-            }
-            catch (ObjectDisposedException)
-            {
-                // Disposed meanwhile: nobody is left to cancel.
-            }
-
-            return;
-        }
-
-        OnDeadline();
-    }
-
-    private void OnDeadline()
+    /// <summary>The scheduler found this budget's deadline reached by the clock.</summary>
+    internal void OnDeadline()
     {
         if (CancelWith(Cause.Expired))
         {
@@ -917,11 +893,8 @@ public sealed class Budget : IDisposable
 
             try
             {
-                _lease.Source.Cancel();
-            }
-            catch (ObjectDisposedException)
-            {
-                // Disposed concurrently: nobody is left to observe the token.
+                // No source yet: nobody holds the token; the first read of Token will find it cancelled (CreateSource).
+                Volatile.Read(ref _source)?.Cancel();
             }
             catch (AggregateException exception) when (failures is not null)
             {
@@ -1108,6 +1081,24 @@ public sealed class Budget : IDisposable
             throw new ArgumentOutOfRangeException(nameof(timeout), timeout, $"The timeout of '{layer}' is negative ({DurationText.Format(timeout)}); use TimeSpan.Zero for an already-expired budget or Timeout.InfiniteTimeSpan for 'whatever fits'.");
         }
     }
+
+    private CancellationTokenSource CreateSource()
+    {
+        var created = new CancellationTokenSource();
+        var source = Interlocked.CompareExchange(ref _source, created, null) ?? created;
+
+        // Published before the cause is read, as CancelWith records the cause before it reads the source: one of the two
+        // sees the other, so a budget cancelled around the first read never hands out a live token.
+        if (ReferenceEquals(source, created) && (Cause)Volatile.Read(ref _cause) is not (Cause.None or Cause.Closed))
+        {
+            created.Cancel();
+        }
+
+        return source;
+    }
+
+    /// <summary>Whether anything has read <see cref="Token"/> yet (for tests).</summary>
+    internal bool HasSource => Volatile.Read(ref _source) is not null;
 
     private Extras GetExtras() => _extras ?? Interlocked.CompareExchange(ref _extras, new Extras(), null) ?? _extras;
 

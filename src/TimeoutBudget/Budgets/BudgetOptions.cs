@@ -1,6 +1,5 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.ObjectPool;
 
 namespace TimeoutBudget;
 
@@ -14,7 +13,7 @@ public sealed record BudgetOptions
     public static readonly TimeSpan MaxTimeoutLimit = TimeSpan.FromDays(49);
 
     private ILogger? _logger;
-    private ObjectPool<TokenLease>? _leases;
+    private DeadlineScheduler? _scheduler;
     private volatile bool _validated;
 
     /// <summary>Creates options with every default.</summary>
@@ -34,7 +33,6 @@ public sealed record BudgetOptions
         LoggerFactory = original.LoggerFactory;
         OnMisaligned = original.OnMisaligned;
         OnInverted = original.OnInverted;
-        ReuseTokenSources = original.ReuseTokenSources;
     }
 
     /// <summary>Options with every default, shared.</summary>
@@ -79,20 +77,17 @@ public sealed record BudgetOptions
     /// <summary>Called when an outer budget expires while an inner one that should have fired first is still armed.</summary>
     public Action<BudgetInversion>? OnInverted { get; init; }
 
-    /// <summary>
-    /// Whether a budget that ends cleanly — disposed before anything cancelled it, with no work of its
-    /// <see cref="Budget.RunAsync(Func{CancellationToken, Task})"/> still running — hands its cancellation source and timer
-    /// to the next budget instead of leaving them to the garbage collector. Default <see langword="true"/>.
-    /// </summary>
+    /// <summary>No longer has any effect: a budget's token is its own and is never handed to another budget.</summary>
     /// <remarks>
-    /// A reused source means a <see cref="Budget.Token"/> must not be used after its budget is disposed: a copy kept by
-    /// fire-and-forget work would then observe a later, unrelated budget. Tokens of budgets that expired or were
-    /// cancelled are never reused, so work abandoned at a deadline always sees its cancellation. Set
-    /// <see langword="false"/> when code you cannot change keeps budget tokens past the budget's end.
+    /// Budgets used to pass the cancellation source of one that ended cleanly to the next, so a token kept past its
+    /// budget's end could be cancelled by an unrelated budget. Budgets no longer own a timer (one scheduler per clock
+    /// expires them) and create their source only when <see cref="Budget.Token"/> is read, so there is nothing worth
+    /// reusing and every token is safe to keep.
     /// </remarks>
+    [Obsolete("Token sources are no longer reused; every budget's token is its own. This setting has no effect.")]
     public bool ReuseTokenSources { get; init; } = true;
 
-    internal ObjectPool<TokenLease> Leases => _leases ?? LazyInitializer.EnsureInitialized(ref _leases, () => TokenLease.Pool.For(TimeProvider));
+    internal DeadlineScheduler Scheduler => _scheduler ??= DeadlineScheduler.For(TimeProvider);
 
     internal ILogger? Logger => LoggerFactory is null ? null : _logger ??= LoggerFactory.CreateLogger("TimeoutBudget");
 

@@ -386,9 +386,15 @@ public sealed partial class BudgetPlan
         return json.Text;
     }
 
+#if NET8_0_OR_GREATER
+    // '/' and what char.IsControl calls a control character: U+0000–U+001F and U+007F–U+009F.
+    private static readonly System.Buffers.SearchValues<char> ForbiddenInLayerName = System.Buffers.SearchValues.Create(
+        "/" + new string(Enumerable.Range(0, 0x20).Concat(Enumerable.Range(0x7F, 0x21)).Select(c => (char)c).ToArray()));
+#endif
+
     internal static string? CheckLayerName(string? name)
     {
-        if (name is null || name.Trim().Length == 0)
+        if (name is null || string.IsNullOrWhiteSpace(name))
         {
             return "A layer name must not be empty";
         }
@@ -398,6 +404,13 @@ public sealed partial class BudgetPlan
             return $"The layer name {DurationText.Quote(name)} is longer than {MaxLayerNameLength} characters";
         }
 
+#if NET8_0_OR_GREATER
+        // Every budget opened checks its name: one vectorized search instead of a test per character.
+        if (name.AsSpan().ContainsAny(ForbiddenInLayerName))
+        {
+            return $"The layer name {DurationText.Quote(name)} contains '/' or a control character; '/' separates layers in a path";
+        }
+#else
         foreach (var c in name)
         {
             if (c == '/' || char.IsControl(c))
@@ -405,6 +418,7 @@ public sealed partial class BudgetPlan
                 return $"The layer name {DurationText.Quote(name)} contains '/' or a control character; '/' separates layers in a path";
             }
         }
+#endif
 
         return null;
     }

@@ -25,6 +25,31 @@ public sealed class BudgetTimeoutStrategyTests
     }
 
     [Fact]
+    public async Task The_attempt_timeout_is_left_on_the_context_as_a_TimeSpan_boxed_once_per_pipeline_not_per_execution()
+    {
+        var pipeline = new ResiliencePipelineBuilder { TimeProvider = _clock }.AddBudgetTimeout("attempt", TimeSpan.FromSeconds(3)).Build();
+        var untyped = new ResiliencePropertyKey<object>(BudgetResilienceKeys.AttemptTimeout.Key);
+        var first = ResilienceContextPool.Shared.Get();
+        var second = ResilienceContextPool.Shared.Get();
+        try
+        {
+            await pipeline.ExecuteAsync(static _ => ValueTask.FromResult(1), first);
+            await pipeline.ExecuteAsync(static _ => ValueTask.FromResult(2), second);
+
+            Assert.True(first.Properties.TryGetValue(BudgetResilienceKeys.AttemptTimeout, out var timeout));
+            Assert.Equal(TimeSpan.FromSeconds(3), timeout);
+            Assert.True(first.Properties.TryGetValue(untyped, out var boxedFirst));
+            Assert.True(second.Properties.TryGetValue(untyped, out var boxedSecond));
+            Assert.Same(boxedFirst, boxedSecond);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(first);
+            ResilienceContextPool.Shared.Return(second);
+        }
+    }
+
+    [Fact]
     public async Task Without_an_ambient_budget_the_execution_gets_a_root_on_the_pipeline_clock()
     {
         var pipeline = new ResiliencePipelineBuilder { TimeProvider = _clock }.AddBudgetTimeout("job", TimeSpan.FromSeconds(5)).Build();

@@ -1,0 +1,273 @@
+using Microsoft.Extensions.Time.Testing;
+
+namespace TimeoutBudget.Tests;
+
+/// <summary>
+/// Issue 15: one deadline scheduler per clock instead of a timer per budget, and a token created only when read.
+/// </summary>
+public sealed class DeadlineSchedulerTests
+{
+    private static readonly TimeSpan Minute = TimeSpan.FromMinutes(1);
+
+    [Fact]
+    public void One_timer_serves_every_budget_of_a_clock()
+    {
+        var clock = new CountingClock();
+        var options = new BudgetOptions { TimeProvider = clock };
+        using var root = Budget.Start("request", Minute, options);
+        var children = Enumerable.Range(0, 1_000).Select(i => root.DetachedChild("call", TimeSpan.FromMilliseconds(1 + i))).ToList();
+        using var other = Budget.Start("other", Minute, options with { Margin = BudgetMargin.None });
+
+        Assert.Equal(1, clock.TimersCreated);
+        children.ForEach(child => child.Dispose());
+    }
+
+    [Fact]
+    public void Advancing_the_fake_clock_fires_exactly_the_due_budgets_in_deadline_order()
+    {
+        var clock = new FakeTimeProvider();
+        using var root = Budget.Start("request", Minute, new BudgetOptions { TimeProvider = clock });
+        var fired = new List<string>();
+
+        // Opened out of deadline order, with a tie (the two 20 ms budgets fire in the order they opened) and more due
+        // at once than the scheduler expires per batch.
+        string[] names = ["30", "10", "50", "20a", "20b", "40"];
+        var budgets = names.Select(name => root.DetachedChild(name, TimeSpan.FromMilliseconds(int.Parse(name.TrimEnd('a', 'b'), System.Globalization.CultureInfo.InvariantCulture)))).ToList();
+        var many = Enumerable.Range(0, 200).Select(_ => root.DetachedChild("many", TimeSpan.FromMilliseconds(45))).ToList();
+        foreach (var budget in budgets.Concat(many))
+        {
+            budget.Token.Register(() => fired.Add(budget.Layer));
+        }
+
+        clock.Advance(TimeSpan.FromMilliseconds(35));
+        Assert.Equal(["10", "20a", "20b", "30"], fired);
+        Assert.All(budgets.Where(b => b.Layer is "40" or "50").Concat(many), b => Assert.False(b.Token.IsCancellationRequested));
+
+        clock.Advance(TimeSpan.FromMilliseconds(10));
+        Assert.Equal(["10", "20a", "20b", "30", "40", .. Enumerable.Repeat("many", 200)], fired);
+        Assert.False(budgets.Single(b => b.Layer == "50").Token.IsCancellationRequested);
+
+        clock.Advance(TimeSpan.FromMilliseconds(5));
+        Assert.Equal("50", fired[^1]);
+        Assert.False(root.Token.IsCancellationRequested);
+        budgets.Concat(many).ToList().ForEach(b => b.Dispose());
+    }
+
+    [Fact]
+    public void A_timer_firing_early_rearms_for_the_earliest_deadline_and_then_exactly_for_the_next()
+    {
+        var clock = new HandFiredClock();
+        using var root = Budget.Start("request", Minute, new BudgetOptions { TimeProvider = clock, Margin = BudgetMargin.None });
+        using var first = root.DetachedChild("first", TimeSpan.FromMilliseconds(40));
+        using var second = root.DetachedChild("second", TimeSpan.FromMilliseconds(60));
+        Assert.Equal(TimeSpan.FromMilliseconds(40), clock.LastDue);
+
+        clock.Advance(TimeSpan.FromMilliseconds(39.5));
+        clock.FireAll();
+        Assert.False(first.Token.IsCancellationRequested);
+        Assert.False(second.Token.IsCancellationRequested);
+        Assert.Equal(TimeSpan.FromMilliseconds(1), clock.LastDue);
+
+        clock.Advance(TimeSpan.FromMilliseconds(0.5));
+        clock.FireAll();
+        Assert.True(first.Token.IsCancellationRequested);
+        Assert.False(second.Token.IsCancellationRequested);
+
+        // The next deadline is not an early firing: the timer is armed for exactly what is left of it.
+        Assert.Equal(TimeSpan.FromMilliseconds(20), clock.LastDue);
+    }
+
+    [Fact]
+    public void Disposing_a_budget_takes_its_deadline_out_and_its_kept_token_never_cancels()
+    {
+        var clock = new FakeTimeProvider();
+        var options = new BudgetOptions { TimeProvider = clock };
+        using var root = Budget.Start("request", Minute, options);
+        var scheduler = options.Scheduler;
+        var calls = Enumerable.Range(0, 3).Select(i => root.DetachedChild("call", TimeSpan.FromSeconds(1 + i))).ToList();
+        Assert.Equal(4, scheduler.Count);
+
+        var kept = calls[0].Token;
+        calls[0].Dispose();
+        Assert.Equal(3, scheduler.Count);
+
+        clock.Advance(TimeSpan.FromSeconds(2));
+        Assert.False(kept.IsCancellationRequested);
+        Assert.True(calls[1].Token.IsCancellationRequested);
+        Assert.Equal(2, scheduler.Count);
+
+        calls[1].Dispose();
+        calls[2].Dispose();
+        Assert.Equal(1, scheduler.Count);
+    }
+
+    [Fact]
+    public void A_budget_used_only_through_its_clock_creates_no_source_and_still_expires()
+    {
+        var clock = new FakeTimeProvider();
+        using var root = Budget.Start("request", Minute, new BudgetOptions { TimeProvider = clock });
+        using var call = root.DetachedChild("call", TimeSpan.FromSeconds(1));
+
+        Assert.True(call.Remaining > TimeSpan.Zero);
+        Assert.False(call.IsExpired);
+        call.ThrowIfExpired();
+        Assert.True(call.Fits(TimeSpan.FromMilliseconds(100)));
+        Assert.False(call.HasSource);
+
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.False(call.HasSource);
+        Assert.Equal("request/call", Assert.Throws<BudgetExhaustedException>(call.ThrowIfExpired).Path);
+
+        // Read after the expiry, the token is already cancelled.
+        Assert.True(call.Token.IsCancellationRequested);
+    }
+
+    [Fact]
+    public async Task A_token_read_while_its_budget_is_being_cancelled_is_never_left_uncancelled()
+    {
+        for (var round = 0; round < 2_000; round++)
+        {
+            using var caller = new CancellationTokenSource();
+            using var root = Budget.Start("request", Minute, new BudgetOptions { TimeProvider = new FakeTimeProvider() }, caller.Token);
+            using var call = root.DetachedChild("call", TimeSpan.FromSeconds(10));
+            using var start = new Barrier(2);
+            var reader = Task.Factory.StartNew(() =>
+            {
+                start.SignalAndWait();
+                return call.Token;
+            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+            start.SignalAndWait();
+            caller.Cancel();
+            var token = await reader.WaitAsync(TimeSpan.FromSeconds(10));
+
+            Assert.True(token.IsCancellationRequested, $"round {round}: the token read during the cancellation stayed live");
+        }
+    }
+
+    [Fact]
+    public void A_callback_that_throws_on_one_token_does_not_keep_the_other_due_budgets_from_expiring()
+    {
+        var clock = new FakeTimeProvider();
+        using var root = Budget.Start("request", Minute, new BudgetOptions { TimeProvider = clock });
+        using var throwing = root.DetachedChild("throwing", TimeSpan.FromSeconds(1));
+        using var next = root.DetachedChild("next", TimeSpan.FromSeconds(2));
+        throwing.Token.Register(() => throw new InvalidOperationException("a caller's callback"));
+
+        var failure = Assert.Throws<AggregateException>(() => clock.Advance(TimeSpan.FromSeconds(3)));
+
+        Assert.Contains("a caller's callback", failure.ToString(), StringComparison.Ordinal);
+        Assert.True(throwing.Token.IsCancellationRequested);
+        Assert.True(next.Token.IsCancellationRequested);
+        Assert.True(next.IsExpired);
+    }
+
+    [Fact]
+    public void A_logger_that_throws_at_an_expiry_does_not_keep_the_other_due_budgets_or_later_ones_from_expiring()
+    {
+        // A clock whose timer survives a throwing callback (FakeTimeProvider's stops firing after one), as the system's does.
+        var clock = new HandFiredClock();
+        var options = new BudgetOptions { TimeProvider = clock, LoggerFactory = new ThrowingLoggerFactory() };
+        using var root = Budget.Start("request", Minute, options);
+
+        // More due at once than one batch, so the throw happens while the scheduler has more to take off its heap.
+        var due = Enumerable.Range(0, 100).Select(_ => root.DetachedChild("call", TimeSpan.FromSeconds(1))).ToList();
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.ThrowsAny<Exception>(clock.FireAll);
+        Assert.All(due, budget => Assert.True(budget.Token.IsCancellationRequested));
+
+        using var later = root.DetachedChild("later", TimeSpan.FromSeconds(1));
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.ThrowsAny<Exception>(clock.FireAll);
+        Assert.True(later.Token.IsCancellationRequested);
+        due.ForEach(budget => budget.Dispose());
+    }
+
+    private sealed class ThrowingLoggerFactory : Microsoft.Extensions.Logging.ILoggerFactory
+    {
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => new ThrowingLogger();
+
+        public void AddProvider(Microsoft.Extensions.Logging.ILoggerProvider provider)
+        {
+        }
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class ThrowingLogger : Microsoft.Extensions.Logging.ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+            public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+                throw new InvalidOperationException("the log sink is down");
+        }
+    }
+
+    [Fact]
+    public async Task Tokens_kept_after_their_budgets_ended_cleanly_are_never_cancelled_by_the_budgets_after_them_on_the_real_clock()
+    {
+        // Threads open short budgets on the system clock; every other one is held until it expires, the rest are
+        // disposed at once and their tokens kept, as a streamed body keeps its token past the using scope.
+        using var root = Budget.Start("request", TimeSpan.FromHours(1));
+        var kept = new System.Collections.Concurrent.ConcurrentBag<CancellationToken>();
+        var expired = 0;
+        var workers = Enumerable.Range(0, 4).Select(seed => Task.Factory.StartNew(() =>
+        {
+            var random = new Random(seed);
+            for (var i = 0; i < 1_000; i++)
+            {
+                // A kept budget has 10 s and is disposed at once, so only another budget could cancel its token.
+                var keep = i % 2 == 0;
+                using var call = root.DetachedChild("call", keep ? TimeSpan.FromSeconds(10) : TimeSpan.FromMilliseconds(random.Next(1, 4)));
+                var token = call.Token;
+                if (keep)
+                {
+                    kept.Add(token);
+                    continue;
+                }
+
+                var waited = System.Diagnostics.Stopwatch.StartNew();
+                while (!token.IsCancellationRequested && waited.Elapsed < TimeSpan.FromSeconds(5))
+                {
+                    Thread.SpinWait(100);
+                }
+
+                if (token.IsCancellationRequested)
+                {
+                    Interlocked.Increment(ref expired);
+                }
+            }
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
+
+        await Task.WhenAll(workers).WaitAsync(TimeSpan.FromSeconds(120));
+
+        Assert.Equal(4 * 500, expired);
+        Assert.Equal(4 * 500, kept.Count);
+        Assert.All(kept, token => Assert.False(token.IsCancellationRequested));
+    }
+
+    /// <summary>A fake clock that counts the timers created through it.</summary>
+    private sealed class CountingClock : TimeProvider
+    {
+        private readonly FakeTimeProvider _clock = new();
+        private int _created;
+
+        public int TimersCreated => Volatile.Read(ref _created);
+
+        public override long TimestampFrequency => _clock.TimestampFrequency;
+
+        public override long GetTimestamp() => _clock.GetTimestamp();
+
+        public override DateTimeOffset GetUtcNow() => _clock.GetUtcNow();
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            Interlocked.Increment(ref _created);
+            return _clock.CreateTimer(callback, state, dueTime, period);
+        }
+    }
+}
