@@ -1,4 +1,5 @@
 using Microsoft.CodeAnalysis;
+using TimeoutBudget.Analyzers.Model;
 
 namespace TimeoutBudget.Analyzers;
 
@@ -7,22 +8,26 @@ internal sealed class KnownTypes
 {
     private KnownTypes(Compilation compilation)
     {
-        TimeSpan = compilation.GetTypeByMetadataName("System.TimeSpan");
-        Timeout = compilation.GetTypeByMetadataName("System.Threading.Timeout");
-        CancellationToken = compilation.GetTypeByMetadataName("System.Threading.CancellationToken");
-        CancellationTokenSource = compilation.GetTypeByMetadataName("System.Threading.CancellationTokenSource");
-        Task = compilation.GetTypeByMetadataName("System.Threading.Tasks.Task");
-        HttpClient = compilation.GetTypeByMetadataName("System.Net.Http.HttpClient");
-        Process = compilation.GetTypeByMetadataName("System.Diagnostics.Process");
-        AwsClientConfig = compilation.GetTypeByMetadataName("Amazon.Runtime.ClientConfig");
-        PollyTimeoutOptions = compilation.GetTypeByMetadataName("Polly.Timeout.TimeoutStrategyOptions");
-        PollyRetryOptions = compilation.GetTypeByMetadataName("Polly.Retry.RetryStrategyOptions`1")
-            ?? compilation.GetTypeByMetadataName("Polly.Retry.RetryStrategyOptions");
-        PollyBuilderBase = compilation.GetTypeByMetadataName("Polly.ResiliencePipelineBuilderBase");
-        HttpStandardResilienceOptions = compilation.GetTypeByMetadataName("Microsoft.Extensions.Http.Resilience.HttpStandardResilienceOptions");
-        HttpStandardHedgingOptions = compilation.GetTypeByMetadataName("Microsoft.Extensions.Http.Resilience.HttpStandardHedgingResilienceOptions");
-        Budget = compilation.GetTypeByMetadataName("TimeoutBudget.Budget");
+        Lookup = new TypeLookup(compilation);
+        TimeSpan = Lookup.FindInBaseLibrary("System.TimeSpan");
+        Timeout = Lookup.FindInBaseLibrary("System.Threading.Timeout");
+        CancellationToken = Lookup.FindInBaseLibrary("System.Threading.CancellationToken");
+        CancellationTokenSource = Lookup.FindInBaseLibrary("System.Threading.CancellationTokenSource");
+        Task = Lookup.FindInBaseLibrary("System.Threading.Tasks.Task", "System.Threading.Tasks");
+        HttpClient = Lookup.FindInBaseLibrary("System.Net.Http.HttpClient", "System.Net.Http");
+        Process = Lookup.FindInBaseLibrary("System.Diagnostics.Process", "System.Diagnostics.Process", "System");
+        AwsClientConfig = Lookup.Find("Amazon.Runtime.ClientConfig", "AWSSDK.Core");
+        PollyTimeoutOptions = Lookup.Find("Polly.Timeout.TimeoutStrategyOptions", "Polly.Core");
+        PollyRetryOptions = Lookup.Find("Polly.Retry.RetryStrategyOptions`1", "Polly.Core")
+            ?? Lookup.Find("Polly.Retry.RetryStrategyOptions", "Polly.Core");
+        PollyBuilderBase = Lookup.Find("Polly.ResiliencePipelineBuilderBase", "Polly.Core");
+        HttpStandardResilienceOptions = Lookup.Find("Microsoft.Extensions.Http.Resilience.HttpStandardResilienceOptions", "Microsoft.Extensions.Http.Resilience");
+        HttpStandardHedgingOptions = Lookup.Find("Microsoft.Extensions.Http.Resilience.HttpStandardHedgingResilienceOptions", "Microsoft.Extensions.Http.Resilience");
+        Budget = Lookup.Find("TimeoutBudget.Budget", "TimeoutBudget");
     }
+
+    /// <summary>Finds further types the same way (the assembly that defines them, not every reference).</summary>
+    public TypeLookup Lookup { get; }
 
     public INamedTypeSymbol? TimeSpan { get; }
 

@@ -50,6 +50,7 @@ internal static class InProcessProfile
             .WithSpecificDiagnosticOptions([new KeyValuePair<string, ReportDiagnostic>("CA2016", ReportDiagnostic.Warn)]);
         Console.WriteLine($"{trees.Count:N0} files, {references.Count} references, evaluated and parsed in {clock.Elapsed.TotalSeconds:F1} s; CA2016 {(ca2016 is null ? "not found" : "loaded")}.");
 
+        var steady = new List<(double Ours, double Ca2016)>();
         for (var round = 1; round <= rounds; round++)
         {
             // A new compilation each round: semantic models and bound trees are cached per compilation.
@@ -67,8 +68,29 @@ internal static class InProcessProfile
             var oursTime = result.AnalyzerTelemetryInfo.Where(p => ours.Contains(p.Key)).Aggregate(TimeSpan.Zero, (sum, p) => sum + p.Value.ExecutionTime);
             var caTime = ca2016 is null ? TimeSpan.Zero : result.AnalyzerTelemetryInfo[ca2016].ExecutionTime;
             var diagnostics = result.GetAllDiagnostics();
+            if (round > 1)
+            {
+                steady.Add((oursTime.TotalSeconds, caTime.TotalSeconds));
+            }
+
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"round {round}: bind {bind.TotalSeconds:F2} s ({compileErrors} errors), bind+analyze {analysis.TotalSeconds:F2} s; TB {oursTime.TotalSeconds:F3} s ({diagnostics.Count(d => d.Id.StartsWith("TB", StringComparison.Ordinal)):N0} findings), CA2016 {caTime.TotalSeconds:F3} s ({diagnostics.Count(d => d.Id == "CA2016"):N0}), TB/CA2016 {(caTime > TimeSpan.Zero ? oursTime / caTime : double.NaN):F2}"));
+        }
+
+        if (steady.Count > 0)
+        {
+            // The first round pays the JIT of both analyzers and of the compiler paths they use; a build's compiler server is warm.
+            static double Median(IEnumerable<double> values)
+            {
+                var sorted = values.Order().ToList();
+                return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+            }
+
+            var oursMedian = Median(steady.Select(s => s.Ours));
+            var caMedian = Median(steady.Select(s => s.Ca2016));
+            var ratio = Median(steady.Select(s => s.Ca2016 > 0 ? s.Ours / s.Ca2016 : double.NaN));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"median of rounds 2-{rounds}: TB {oursMedian:F3} s, CA2016 {caMedian:F3} s, TB/CA2016 {ratio:F2} (median of the per-round ratios); load average {(File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a")}"));
         }
 
         return 0;

@@ -247,9 +247,9 @@ public sealed partial class AnalyzerReport
         text.AppendLine("| --- | ---: | ---: | --- |");
         text.AppendLine(CultureInfo.InvariantCulture, $"| Whole build of the corpus (wall clock, `dotnet build`) | {build.TotalSeconds:F2} | 100 % | |");
         text.AppendLine(CultureInfo.InvariantCulture, $"| All analyzers (compiler total, summed over concurrent analyzers) | {Total.TotalSeconds:F3} | {Share(Total.TotalSeconds, build)} | |");
-        text.AppendLine(CultureInfo.InvariantCulture, $"| TimeoutBudget.Analyzers (all rules) | {ours:F3} | {Share(ours, build)} | {(ours < build.TotalSeconds / 100 ? "met" : "not met")} (target < 1 %) |");
+        text.AppendLine(CultureInfo.InvariantCulture, $"| TimeoutBudget.Analyzers (all rules) | {ours:F3} | {Share(ours, build)} | {(ours <= build.TotalSeconds * 2 / 100 ? "met" : "not met")} (target ≤ 2 %, issue 12) |");
         text.AppendLine(CultureInfo.InvariantCulture, $"| CA2016 (forward the CancellationToken) | {ca2016:F3} | {Share(ca2016, build)} | |");
-        text.AppendLine(CultureInfo.InvariantCulture, $"| Ours ÷ CA2016 | {(ca2016 > 0 ? (ours / ca2016).ToString("F2", CultureInfo.InvariantCulture) + "×" : "n/a")} | | {(ca2016 > 0 && ours <= 2 * ca2016 ? "met" : "not met")} (target ≤ 2×) |");
+        text.AppendLine(CultureInfo.InvariantCulture, $"| Ours ÷ CA2016 | {(ca2016 > 0 ? (ours / ca2016).ToString("F2", CultureInfo.InvariantCulture) + "×" : "n/a")} | | {(ca2016 > 0 && ours <= ca2016 ? "met" : "not met")} (target ≤ 1×, issue 12) |");
         text.AppendLine().AppendLine("Per analyzer (ours and CA2016), as the compiler reported them:").AppendLine();
         text.AppendLine("| Analyzer | Seconds |").AppendLine("| --- | ---: |");
         foreach (var (name, seconds) in Analyzers.Where(a => a.Name.StartsWith("TimeoutBudget", StringComparison.Ordinal) || a.Name.Contains("CA2016", StringComparison.Ordinal)))

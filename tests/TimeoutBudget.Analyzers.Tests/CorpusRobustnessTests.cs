@@ -22,9 +22,10 @@ public sealed class CorpusRobustnessTests(ITestOutputHelper output)
     /// <summary>
     /// No single file (compilation and every analyzer) may take longer than this; a hang fails instead of waiting. Typical is
     /// well under a second and the slowest measured a few seconds; the bound is generous because CI runs test classes in
-    /// parallel on 2 cores.
+    /// parallel on 2 cores, and one mutant exceeded 60 s on a machine at load average 14 (2 December 2026) while passing in
+    /// well under that alone: the bound is there to turn a hang into a failure, not to time the analyzer.
     /// </summary>
-    private static readonly TimeSpan PerFileBound = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan PerFileBound = TimeSpan.FromMinutes(5);
 
     private static readonly CSharpParseOptions Parse = CSharpParseOptions.Default.WithLanguageVersion(LanguageVersion.Latest);
 

@@ -15,11 +15,11 @@ internal sealed class CompilationFacts
     private CompilationFacts(Compilation compilation, AnalyzerOptions options, CancellationToken cancellationToken)
     {
         Types = KnownTypes.Resolve(compilation);
-        GeneratedCode = new GeneratedCode(compilation, options);
+        GeneratedCode = new GeneratedCode(Types.Lookup, options);
         var declarations = new Declarations(compilation);
         var files = ConfigurationFiles.Read(compilation, options, cancellationToken);
-        Evaluator = new DurationEvaluator(Types, declarations, files.IsEmpty ? null : new ConfigurationReads(compilation, files, declarations));
-        RequestTimeouts = RequestTimeouts.Create(compilation, declarations, Evaluator);
+        Evaluator = new DurationEvaluator(Types, declarations, files.IsEmpty ? null : new ConfigurationReads(Types.Lookup, files, declarations));
+        RequestTimeouts = RequestTimeouts.Create(Types.Lookup, declarations, Evaluator);
         NamedClients = new NamedClients(declarations, Evaluator);
     }
 

@@ -21,12 +21,12 @@ internal sealed class ConfigurationReads
     private readonly INamedTypeSymbol? _section;
     private readonly ConcurrentDictionary<ITypeSymbol, ImmutableArray<string?>> _bindings = new(SymbolEqualityComparer.Default);
 
-    public ConfigurationReads(Compilation compilation, ConfigurationFiles files, Declarations declarations)
+    public ConfigurationReads(TypeLookup lookup, ConfigurationFiles files, Declarations declarations)
     {
         _files = files;
         _declarations = declarations;
-        _configuration = compilation.GetTypeByMetadataName("Microsoft.Extensions.Configuration.IConfiguration");
-        _section = compilation.GetTypeByMetadataName("Microsoft.Extensions.Configuration.IConfigurationSection");
+        _configuration = lookup.Find("Microsoft.Extensions.Configuration.IConfiguration", "Microsoft.Extensions.Configuration.Abstractions");
+        _section = lookup.Find("Microsoft.Extensions.Configuration.IConfigurationSection", "Microsoft.Extensions.Configuration.Abstractions");
     }
 
     private bool IsActive => _configuration is not null && !_files.IsEmpty;

@@ -22,10 +22,10 @@ internal sealed class GeneratedCode
     private readonly INamedTypeSymbol? _generatedCodeAttribute;
     private readonly ConcurrentDictionary<SyntaxTree, bool> _trees = new();
 
-    public GeneratedCode(Compilation compilation, AnalyzerOptions options)
+    public GeneratedCode(TypeLookup lookup, AnalyzerOptions options)
     {
         _options = options;
-        _generatedCodeAttribute = compilation.GetTypeByMetadataName("System.CodeDom.Compiler.GeneratedCodeAttribute");
+        _generatedCodeAttribute = lookup.FindInBaseLibrary("System.CodeDom.Compiler.GeneratedCodeAttribute", "System");
     }
 
     /// <summary>Whether the file is generated as a whole.</summary>

@@ -39,21 +39,21 @@ internal sealed class RequestTimeouts
     private readonly Lazy<Policies> _policies;
     private readonly ConcurrentDictionary<ISymbol, RequestTimeout?> _handlers = new(SymbolEqualityComparer.Default);
 
-    private RequestTimeouts(Compilation compilation, INamedTypeSymbol attribute, Declarations declarations, DurationEvaluator evaluator)
+    private RequestTimeouts(TypeLookup lookup, INamedTypeSymbol attribute, Declarations declarations, DurationEvaluator evaluator)
     {
         _attribute = attribute;
         _declarations = declarations;
         _evaluator = evaluator;
-        _disable = compilation.GetTypeByMetadataName("Microsoft.AspNetCore.Http.Timeouts.DisableRequestTimeoutAttribute");
-        _controllerBase = compilation.GetTypeByMetadataName("Microsoft.AspNetCore.Mvc.ControllerBase");
-        _httpContext = compilation.GetTypeByMetadataName("Microsoft.AspNetCore.Http.HttpContext");
+        _disable = lookup.Find("Microsoft.AspNetCore.Http.Timeouts.DisableRequestTimeoutAttribute", "Microsoft.AspNetCore.Http");
+        _controllerBase = lookup.Find("Microsoft.AspNetCore.Mvc.ControllerBase", "Microsoft.AspNetCore.Mvc.Core");
+        _httpContext = lookup.Find("Microsoft.AspNetCore.Http.HttpContext", "Microsoft.AspNetCore.Http.Abstractions");
         _policies = new Lazy<Policies>(FindPolicies);
     }
 
     /// <summary>Null when the compilation does not reference ASP.NET Core 8's request timeouts.</summary>
-    public static RequestTimeouts? Create(Compilation compilation, Declarations declarations, DurationEvaluator evaluator) =>
-        compilation.GetTypeByMetadataName("Microsoft.AspNetCore.Http.Timeouts.RequestTimeoutAttribute") is { } attribute
-            ? new RequestTimeouts(compilation, attribute, declarations, evaluator)
+    public static RequestTimeouts? Create(TypeLookup lookup, Declarations declarations, DurationEvaluator evaluator) =>
+        lookup.Find("Microsoft.AspNetCore.Http.Timeouts.RequestTimeoutAttribute", "Microsoft.AspNetCore.Http") is { } attribute
+            ? new RequestTimeouts(lookup, attribute, declarations, evaluator)
             : null;
 
     /// <summary>The request timeout of the endpoint handler <paramref name="operation"/> is written in, if it is one and has one.</summary>
