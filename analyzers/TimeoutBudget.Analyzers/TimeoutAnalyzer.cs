@@ -54,12 +54,13 @@ public class TimeoutAnalyzer : DiagnosticAnalyzer
                 return;
             }
 
+            var texts = new FileTexts();
             start.RegisterSymbolStartAction(
                 symbolStart =>
                 {
                     // A type whose text names nothing a rule can start from is not collected at all: without operation actions
                     // for its members the driver does not even build their operation trees.
-                    if (MentionsATimeout(symbolStart.Symbol, symbolStart.CancellationToken) && !facts.GeneratedCode.IsGeneratedType((INamedTypeSymbol)symbolStart.Symbol))
+                    if (MentionsATimeout(symbolStart.Symbol, texts, symbolStart.CancellationToken) && !facts.GeneratedCode.IsGeneratedType((INamedTypeSymbol)symbolStart.Symbol))
                     {
                         Collect(symbolStart, new TypeTimeoutModel(facts.Types, facts.Evaluator, facts.RequestTimeouts, facts.NamedClients), facts.GeneratedCode, rules);
                     }
@@ -79,14 +80,15 @@ public class TimeoutAnalyzer : DiagnosticAnalyzer
         "Retry", "Policy", "Execute", "Resilience", "Hedging", "Budget",
     };
 
-    private static bool MentionsATimeout(ISymbol type, CancellationToken cancellationToken)
+    private static bool MentionsATimeout(ISymbol type, FileTexts texts, CancellationToken cancellationToken)
     {
         foreach (var reference in type.DeclaringSyntaxReferences)
         {
-            var text = reference.SyntaxTree.GetText(cancellationToken).ToString(reference.Span);
+            var text = texts.Of(reference.SyntaxTree, cancellationToken);
+            var span = reference.Span;
             foreach (var word in TimeoutWords)
             {
-                if (text.IndexOf(word, StringComparison.Ordinal) >= 0)
+                if (text.IndexOf(word, span.Start, span.Length, StringComparison.Ordinal) >= 0)
                 {
                     return true;
                 }
@@ -191,6 +193,10 @@ public class TimeoutAnalyzer : DiagnosticAnalyzer
         model.AddValue(root, path, written);
     }
 
+    /// <summary>A timeout argument evaluated when a rule asks for it: most are never compared, and evaluating one can mean reading other files.</summary>
+    private static WrittenValue Later(TypeTimeoutModel model, IArgumentOperation timeout) =>
+        new(() => model.Evaluator.EvaluateArgument(timeout), timeout.Value);
+
     private static void RecordInitializer(ISymbolInitializerOperation initializer, TypeTimeoutModel model)
     {
         ISymbol? holder = initializer switch
@@ -214,7 +220,7 @@ public class TimeoutAnalyzer : DiagnosticAnalyzer
             var timeout = creation.Arguments.FirstOrDefault(a => a.Parameter is { } p && (types.IsTimeSpan(p.Type) || p.Type.SpecialType == SpecialType.System_Int32));
             if (timeout is not null)
             {
-                model.AddValue(root, TypeTimeoutModel.TimeoutSlot, model.Evaluator.EvaluateArgument(timeout), timeout.Value);
+                model.AddValue(root, TypeTimeoutModel.TimeoutSlot, Later(model, timeout));
             }
 
             return;
@@ -247,7 +253,7 @@ public class TimeoutAnalyzer : DiagnosticAnalyzer
             }
             else if (method.Name == "CancelAfter" && invocation.Arguments.Length == 1 && Roots.Of(invocation.Instance) is { } source)
             {
-                model.AddValue(source, TypeTimeoutModel.TimeoutSlot, model.Evaluator.EvaluateArgument(invocation.Arguments[0]), invocation.Arguments[0].Value);
+                model.AddValue(source, TypeTimeoutModel.TimeoutSlot, Later(model, invocation.Arguments[0]));
             }
             else if (method.Name == "CreateLinkedTokenSource")
             {
@@ -270,7 +276,7 @@ public class TimeoutAnalyzer : DiagnosticAnalyzer
             var budget = Roots.OfCreation(invocation);
             if (timeout is not null)
             {
-                model.AddValue(budget, TypeTimeoutModel.TimeoutSlot, model.Evaluator.EvaluateArgument(timeout), timeout.Value);
+                model.AddValue(budget, TypeTimeoutModel.TimeoutSlot, Later(model, timeout));
             }
 
             if (method.Name == "Child" && Roots.Of(invocation.Instance) is { } parent)
