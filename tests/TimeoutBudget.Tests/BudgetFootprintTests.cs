@@ -66,6 +66,33 @@ public sealed class BudgetFootprintTests
         Assert.Same(root, Budget.Current);
     }
 
+    [Fact]
+    public async Task An_ambient_child_opened_where_nothing_is_current_keeps_no_extra_object_for_what_it_restores()
+    {
+        // A parent handed to a flow that does not see it as Current (work queued without the execution context): its
+        // child restores null, which needs no field, so nothing beyond the budget is allocated for it.
+        using var root = Budget.Start("request", TimeSpan.FromMinutes(1), _options);
+        var (hadExtras, currentInside, currentAfter) = await OnFlowWithoutContext(() =>
+        {
+            var child = root.Child("dependency", TimeSpan.FromSeconds(1));
+            var inside = Budget.Current;
+            child.Dispose();
+            return (child.HasExtras, inside == child, Budget.Current);
+        });
+
+        Assert.False(hadExtras);
+        Assert.True(currentInside);
+        Assert.Null(currentAfter);
+    }
+
+    private static Task<T> OnFlowWithoutContext<T>(Func<T> work)
+    {
+        using (ExecutionContext.SuppressFlow())
+        {
+            return Task.Run(work);
+        }
+    }
+
     private static long BytesPerChild(Budget root, bool readToken)
     {
         // Once first, so that JIT-time and first-use allocations (the scheduler's heap) are not counted.

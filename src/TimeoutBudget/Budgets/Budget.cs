@@ -69,8 +69,10 @@ public sealed class Budget : IDisposable
             {
                 _state |= State.PreviousIsParent;
             }
-            else
+            else if (previous is not null)
             {
+                // Opened from a budget that is not Current: keep the one to restore. When nothing is Current (a flow
+                // that does not see the parent) there is nothing to keep, so no Extras.
                 (extras ??= new Extras()).Previous = previous;
             }
         }
@@ -1154,6 +1156,9 @@ public sealed class Budget : IDisposable
 
         return source;
     }
+
+    /// <summary>Whether this budget has allocated its rarely needed fields (for tests).</summary>
+    internal bool HasExtras => Volatile.Read(ref _extras) is not null;
 
     /// <summary>Whether anything has read <see cref="Token"/> yet (for tests).</summary>
     internal bool HasSource => Volatile.Read(ref _source) is not null;
