@@ -54,6 +54,26 @@ public sealed class DeadlineSchedulerTests
     }
 
     [Fact]
+    public void Many_budgets_sharing_one_deadline_fire_in_the_order_they_opened()
+    {
+        // Enough ties to pass through several expiry batches and several heap levels: a heap orders equal keys by
+        // accident only, so the opening sequence must decide.
+        var clock = new FakeTimeProvider();
+        using var root = Budget.Start("request", Minute, new BudgetOptions { TimeProvider = clock });
+        var fired = new List<int>();
+        var budgets = Enumerable.Range(0, 300).Select(_ => root.DetachedChild("tie", TimeSpan.FromMilliseconds(10))).ToList();
+        for (var i = budgets.Count - 1; i >= 0; i--)
+        {
+            var index = i;
+            budgets[i].Token.Register(() => fired.Add(index));
+        }
+
+        clock.Advance(TimeSpan.FromMilliseconds(10));
+        Assert.Equal(Enumerable.Range(0, 300), fired);
+        budgets.ForEach(b => b.Dispose());
+    }
+
+    [Fact]
     public void A_timer_firing_early_rearms_for_the_earliest_deadline_and_then_exactly_for_the_next()
     {
         var clock = new HandFiredClock();

@@ -23,7 +23,6 @@ public sealed class Budget : IDisposable
     // Created on the first read of Token: a budget used only through its clock never allocates one. Never reused, so a
     // token that outlives its budget is never cancelled by another budget.
     private CancellationTokenSource? _source;
-    private readonly Budget? _previous;
     private readonly long _startTimestamp;
     private readonly long _deadlineTimestamp;
     private readonly long _utcTicksAtStart;
@@ -31,20 +30,21 @@ public sealed class Budget : IDisposable
     private CancellationTokenRegistration _callerLink;
 
     // Live children, an intrusive doubly-linked list guarded by _childLock: a parent cancels its children itself, so a
-    // child costs no registration on its parent's token. _childrenCut is set, under the lock, once the parent cancels.
+    // child costs no registration on its parent's token. ChildrenCut is set in _state, under the lock, once the parent cancels.
     private Budget? _firstChild;
     private Budget? _previousSibling;
     private Budget? _nextSibling;
     private int _childLock;
-    private bool _childrenCut;
-    private int _cause;
-    private int _cancelCompleted;
-    private int _disposed;
-    private int _activeScopes = 1;
-    private readonly bool _ambient;
+
+    // The cause, the flags and the count of running scopes in one int (see State): five fields of their own took 18 B
+    // and padding in every budget. Flags that change after the constructor are set with Interlocked.Or or a CAS loop.
+    private int _state = State.OneScope;
 
     /// <summary>Where this budget's deadline sits in its clock's <see cref="DeadlineScheduler"/>; -1 when not waiting there. Written under the scheduler's lock.</summary>
     internal int HeapIndex = -1;
+
+    /// <summary>The scheduler's opening sequence number, which orders equal deadlines; kept here (it fits the padding) so a heap entry is 16 B, not 24. Written under the scheduler's lock.</summary>
+    internal int HeapSequence;
 
     private Budget(string layer, Budget? parent, TimeSpan allotted, TimeSpan reserve, BudgetOptions options, Extras? extras,
         bool ambient, CancellationToken callerToken, long startTimestamp, long deadlineTimestamp)
@@ -53,7 +53,30 @@ public sealed class Budget : IDisposable
         Layer = layer;
         Parent = parent;
         Allotted = allotted;
-        Reserve = reserve;
+        if (reserve > TimeSpan.Zero)
+        {
+            (extras ??= new Extras()).Reserve = reserve;
+        }
+
+        if (ambient)
+        {
+            // What Dispose restores. Current, rather than the raw ambient value, is the same budget once Dispose skips the
+            // disposed ones, and it is usually the parent, which then needs no field. Set before anything can see this
+            // budget, so the plain writes cannot race a cancellation.
+            var previous = Current;
+            _state |= State.Ambient;
+            if (ReferenceEquals(previous, parent))
+            {
+                _state |= State.PreviousIsParent;
+            }
+            else if (previous is not null)
+            {
+                // Opened from a budget that is not Current: keep the one to restore. When nothing is Current (a flow
+                // that does not see the parent) there is nothing to keep, so no Extras.
+                (extras ??= new Extras()).Previous = previous;
+            }
+        }
+
         _extras = extras;
         _startTimestamp = startTimestamp;
         _deadlineTimestamp = deadlineTimestamp;
@@ -71,7 +94,7 @@ public sealed class Budget : IDisposable
             // The deadline is absolute and the open's own clock reading arms the timer when needed: no second read.
             options.Scheduler.Add(this, deadlineTimestamp, startTimestamp);
 
-            if (parent is not null && !parent.AddChild(this) && (Cause)Volatile.Read(ref parent._cause) != Cause.Closed)
+            if (parent is not null && !parent.AddChild(this) && parent.CurrentCause != Cause.Closed)
             {
                 // The parent cancelled after OpenChild checked it: the child ends with it at once. (A parent disposed
                 // meanwhile cancels nothing any more: the child just is not linked.)
@@ -91,12 +114,22 @@ public sealed class Budget : IDisposable
 
         if (ambient)
         {
-            _ambient = true;
-            _previous = Ambient.Value;
             Ambient.Value = this;
         }
 
         options.Monitor?.Track(this);
+    }
+
+    /// <summary>The layout of <c>_state</c>: the cause in the low bits, then flags, then the count of running scopes.</summary>
+    private static class State
+    {
+        public const int CauseMask = 0x7;
+        public const int CancelCompleted = 1 << 3;
+        public const int Disposed = 1 << 4;
+        public const int Ambient = 1 << 5;
+        public const int PreviousIsParent = 1 << 6;
+        public const int ChildrenCut = 1 << 7;
+        public const int OneScope = 1 << 8;
     }
 
     private enum Cause
@@ -121,7 +154,7 @@ public sealed class Budget : IDisposable
             var budget = Ambient.Value;
             while (budget is not null && budget.IsDisposed)
             {
-                budget = budget._previous;
+                budget = budget.Previous;
             }
 
             return budget;
@@ -157,7 +190,8 @@ public sealed class Budget : IDisposable
     public TimeSpan Allotted { get; }
 
     /// <summary>The tail of this budget that its children cannot use, kept for a fallback.</summary>
-    public TimeSpan Reserve { get; }
+    /// <remarks>Kept apart from the budget's own fields: few budgets have one.</remarks>
+    public TimeSpan Reserve => _extras?.Reserve ?? TimeSpan.Zero;
 
     /// <summary>When the layer expires, by the budget's clock.</summary>
     public DateTimeOffset Deadline
@@ -180,7 +214,7 @@ public sealed class Budget : IDisposable
         get
         {
             var now = Time.GetTimestamp();
-            return now >= _deadlineTimestamp || (Cause)Volatile.Read(ref _cause) == Cause.Expired ? TimeSpan.Zero : Time.GetElapsedTime(now, _deadlineTimestamp);
+            return now >= _deadlineTimestamp || CurrentCause == Cause.Expired ? TimeSpan.Zero : Time.GetElapsedTime(now, _deadlineTimestamp);
         }
     }
 
@@ -202,7 +236,7 @@ public sealed class Budget : IDisposable
     /// fires. The timer never expires a budget earlier: a system timer that fires a moment early (it counts whole
     /// milliseconds on a coarse clock) is re-armed for the rest. Once true, it stays true and <see cref="Remaining"/> is zero.
     /// </summary>
-    public bool IsExpired => Time.GetTimestamp() >= _deadlineTimestamp || (Cause)Volatile.Read(ref _cause) == Cause.Expired;
+    public bool IsExpired => Time.GetTimestamp() >= _deadlineTimestamp || CurrentCause == Cause.Expired;
 
     /// <summary>
     /// Cancels at this budget's deadline (never before it: when it cancels for the deadline, <see cref="IsExpired"/> is
@@ -231,7 +265,12 @@ public sealed class Budget : IDisposable
     /// <summary>The plan layer this budget was opened from, if any.</summary>
     public BudgetPlanNode? PlanNode => _extras?.PlanNode;
 
-    internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+    internal bool IsDisposed => (Volatile.Read(ref _state) & State.Disposed) != 0;
+
+    private Cause CurrentCause => (Cause)(Volatile.Read(ref _state) & State.CauseMask);
+
+    /// <summary>The budget that was <see cref="Current"/> when this one opened, restored when it is disposed.</summary>
+    private Budget? Previous => (Volatile.Read(ref _state) & State.PreviousIsParent) != 0 ? Parent : _extras?.Previous;
 
     internal long DeadlineTimestamp => _deadlineTimestamp;
 
@@ -529,7 +568,7 @@ public sealed class Budget : IDisposable
         ArgumentNullException.ThrowIfNull(work);
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         var started = Time.GetTimestamp();
-        if (started >= _deadlineTimestamp || (Cause)Volatile.Read(ref _cause) is not (Cause.None or Cause.Closed))
+        if (started >= _deadlineTimestamp || CurrentCause is not (Cause.None or Cause.Closed))
         {
             var before = Failure(innerException: null);
             if (before is not null)
@@ -603,24 +642,25 @@ public sealed class Budget : IDisposable
     /// <remarks>Work still running with this budget's token keeps its token; the monitor tracks such work until it ends.</remarks>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        var state = Interlocked.Or(ref _state, State.Disposed);
+        if ((state & State.Disposed) != 0)
         {
             return;
         }
 
-        if (_ambient && ReferenceEquals(Ambient.Value, this))
+        if ((state & State.Ambient) != 0 && ReferenceEquals(Ambient.Value, this))
         {
-            var previous = _previous;
+            var previous = Previous;
             while (previous is not null && previous.IsDisposed)
             {
-                previous = previous._previous;
+                previous = previous.Previous;
             }
 
             Ambient.Value = previous;
         }
 
         // Closed first, so that no cancellation can start through this budget from here on.
-        var closed = Interlocked.CompareExchange(ref _cause, (int)Cause.Closed, (int)Cause.None) == (int)Cause.None;
+        var closed = TrySetCause(Cause.Closed);
         Parent?.RemoveChild(this);
         if (closed && Volatile.Read(ref _firstChild) is not null)
         {
@@ -699,7 +739,7 @@ public sealed class Budget : IDisposable
 
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         var now = Time.GetTimestamp();
-        if (now >= _deadlineTimestamp || (Cause)Volatile.Read(ref _cause) is not Cause.None)
+        if (now >= _deadlineTimestamp || CurrentCause is not Cause.None)
         {
             ThrowIfExpired();
         }
@@ -740,12 +780,12 @@ public sealed class Budget : IDisposable
         return new Budget(layer, this, granted, childReserve, _options, extras, ambient, cancellationToken, now, deadline);
     }
 
-    internal void BeginScope() => Interlocked.Increment(ref _activeScopes);
+    internal void BeginScope() => Interlocked.Add(ref _state, State.OneScope);
 
     /// <returns>Whether that was the last scope: the budget is disposed and none of its work is still running.</returns>
     internal bool EndScope()
     {
-        if (Interlocked.Decrement(ref _activeScopes) != 0)
+        if ((Interlocked.Add(ref _state, -State.OneScope) & ~(State.OneScope - 1)) != 0)
         {
             return false;
         }
@@ -757,7 +797,7 @@ public sealed class Budget : IDisposable
     /// <summary>The exception that explains why this budget can no longer be used, or null while it can.</summary>
     internal Exception? Failure(Exception? innerException)
     {
-        if ((Cause)Volatile.Read(ref _cause) is Cause.None or Cause.Closed)
+        if (CurrentCause is Cause.None or Cause.Closed)
         {
             if (!IsExpired)
             {
@@ -769,7 +809,7 @@ public sealed class Budget : IDisposable
 
         for (var budget = this; budget is not null; budget = budget.Outer)
         {
-            switch ((Cause)Volatile.Read(ref budget._cause))
+            switch (budget.CurrentCause)
             {
                 case Cause.Expired:
                     var innermost = InnermostExpired(budget);
@@ -797,7 +837,7 @@ public sealed class Budget : IDisposable
     /// The budget this one ends with: its parent, or for a root opened inside another budget, that enclosing budget once
     /// it has ended this root (so attribution follows the cancellation to the layer that really ran out).
     /// </summary>
-    private Budget? Outer => Parent ?? ((Cause)Volatile.Read(ref _cause) == Cause.Enclosing ? _extras?.Enclosing : null);
+    private Budget? Outer => Parent ?? (CurrentCause == Cause.Enclosing ? _extras?.Enclosing : null);
 
     /// <summary>Of the budgets from this one up to <paramref name="expired"/>, the innermost whose deadline has passed by the clock.</summary>
     private Budget InnermostExpired(Budget expired)
@@ -853,7 +893,7 @@ public sealed class Budget : IDisposable
     private void OnEnclosingCancelled()
     {
         var outer = _extras!.Enclosing!;
-        if (IsDisposed || (Cause)Volatile.Read(ref _cause) != Cause.None)
+        if (IsDisposed || CurrentCause != Cause.None)
         {
             return;
         }
@@ -866,9 +906,29 @@ public sealed class Budget : IDisposable
         CancelWith(Cause.Enclosing);
     }
 
+    /// <summary>Records the first cause; every later one (and Closed after any) is refused.</summary>
+    /// <returns>Whether this call recorded it.</returns>
+    private bool TrySetCause(Cause cause)
+    {
+        var state = Volatile.Read(ref _state);
+        while ((state & State.CauseMask) == (int)Cause.None)
+        {
+            var seen = Interlocked.CompareExchange(ref _state, state | (int)cause, state);
+            if (seen == state)
+            {
+                return true;
+            }
+
+            // A flag or the scope count changed meanwhile: try again unless a cause got there first.
+            state = seen;
+        }
+
+        return false;
+    }
+
     private bool CancelWith(Cause cause)
     {
-        if (Interlocked.CompareExchange(ref _cause, (int)cause, (int)Cause.None) != (int)Cause.None)
+        if (!TrySetCause(cause))
         {
             return false;
         }
@@ -909,7 +969,7 @@ public sealed class Budget : IDisposable
         finally
         {
             // Only now may runs waiting on this budget report its outcome (see WhenCancelCompleted).
-            Interlocked.Exchange(ref _cancelCompleted, 1);
+            Interlocked.Or(ref _state, State.CancelCompleted);
             Volatile.Read(ref _extras)?.CancelCompleted?.TrySetResult();
         }
 
@@ -924,7 +984,7 @@ public sealed class Budget : IDisposable
     /// </summary>
     private Task WhenCancelCompleted()
     {
-        if (Volatile.Read(ref _cancelCompleted) != 0)
+        if ((Volatile.Read(ref _state) & State.CancelCompleted) != 0)
         {
             return Task.CompletedTask;
         }
@@ -933,7 +993,7 @@ public sealed class Budget : IDisposable
         var completed = extras.CancelCompleted
             ?? Interlocked.CompareExchange(ref extras.CancelCompleted, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), null)
             ?? extras.CancelCompleted;
-        if (Interlocked.CompareExchange(ref _cancelCompleted, 1, 1) != 0)
+        if ((Interlocked.Or(ref _state, 0) & State.CancelCompleted) != 0)
         {
             completed.TrySetResult();
         }
@@ -948,7 +1008,7 @@ public sealed class Budget : IDisposable
         EnterChildLock();
         try
         {
-            if (_childrenCut)
+            if ((_state & State.ChildrenCut) != 0)
             {
                 return false;
             }
@@ -975,7 +1035,7 @@ public sealed class Budget : IDisposable
         EnterChildLock();
         try
         {
-            if (_childrenCut)
+            if ((_state & State.ChildrenCut) != 0)
             {
                 return;
             }
@@ -1012,7 +1072,7 @@ public sealed class Budget : IDisposable
         EnterChildLock();
         try
         {
-            _childrenCut = true;
+            Interlocked.Or(ref _state, State.ChildrenCut);
             var first = _firstChild;
             _firstChild = null;
             return first;
@@ -1089,13 +1149,16 @@ public sealed class Budget : IDisposable
 
         // Published before the cause is read, as CancelWith records the cause before it reads the source: one of the two
         // sees the other, so a budget cancelled around the first read never hands out a live token.
-        if (ReferenceEquals(source, created) && (Cause)Volatile.Read(ref _cause) is not (Cause.None or Cause.Closed))
+        if (ReferenceEquals(source, created) && CurrentCause is not (Cause.None or Cause.Closed))
         {
             created.Cancel();
         }
 
         return source;
     }
+
+    /// <summary>Whether this budget has allocated its rarely needed fields (for tests).</summary>
+    internal bool HasExtras => Volatile.Read(ref _extras) is not null;
 
     /// <summary>Whether anything has read <see cref="Token"/> yet (for tests).</summary>
     internal bool HasSource => Volatile.Read(ref _source) is not null;
@@ -1106,6 +1169,8 @@ public sealed class Budget : IDisposable
     private sealed class Extras
     {
         public TimeSpan? Requested;
+        public TimeSpan Reserve;
+        public Budget? Previous;
         public BudgetPlanNode? PlanNode;
         public Budget? Enclosing;
         public CancellationTokenRegistration EnclosingLink;

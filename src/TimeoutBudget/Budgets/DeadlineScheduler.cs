@@ -7,7 +7,8 @@ namespace TimeoutBudget;
 /// a budget costs a heap entry instead of a timer of its own, and its token needs no timer, so it can be created lazily.
 /// </summary>
 /// <remarks>
-/// <para>Opening inserts in O(log n) (O(1) when deadlines arrive in order, as they do for equal timeouts); disposing
+/// <para>An entry is 16 B (deadline, budget); the opening sequence that orders equal deadlines is kept in the budget.
+/// Opening inserts in O(log n) (O(1) when deadlines arrive in order, as they do for equal timeouts); disposing
 /// removes in O(log n), in a 4-ary heap. The timer is re-armed on insert only when the new deadline is the earliest, and never on
 /// removal: a timer that fires for a deadline no longer there just re-arms for the next one.</para>
 /// <para>A budget is expired only once the precise clock has reached its deadline: a timer that fires early (timers
@@ -37,7 +38,7 @@ internal sealed class DeadlineScheduler
 #endif
     private Entry[] _heap = new Entry[MinimumCapacity];
     private int _count;
-    private long _sequence;
+    private int _sequence;
 
     // The deadline the timer is armed for, or long.MaxValue when it is not. Once that deadline has passed, a callback
     // is on its way that will re-arm for whatever is earliest then.
@@ -96,7 +97,10 @@ internal sealed class DeadlineScheduler
                 Array.Resize(ref _heap, _count * 2);
             }
 
-            SiftUp(_count++, new Entry(deadline, _sequence++, budget));
+            // Wraps around after 2^32 opens; IsEarlierThan compares by difference, which stays right while the budgets
+            // sharing one deadline were opened fewer than 2^31 opens apart.
+            budget.HeapSequence = unchecked(_sequence++);
+            SiftUp(_count++, new Entry(deadline, budget));
             if (deadline < _armedFor)
             {
                 _armedFor = deadline;
@@ -288,8 +292,11 @@ internal sealed class DeadlineScheduler
         }
     }
 
-    private readonly record struct Entry(long Deadline, long Sequence, Budget Budget)
+    // 16 B: the deadline, read on every comparison, sits in the array; the opening sequence, read only to order equal
+    // deadlines, sits in the budget.
+    private readonly record struct Entry(long Deadline, Budget Budget)
     {
-        public bool IsEarlierThan(Entry other) => Deadline < other.Deadline || (Deadline == other.Deadline && Sequence < other.Sequence);
+        public bool IsEarlierThan(Entry other) =>
+            Deadline < other.Deadline || (Deadline == other.Deadline && unchecked(Budget.HeapSequence - other.Budget.HeapSequence) < 0);
     }
 }
