@@ -34,19 +34,11 @@ internal sealed class GeneratedCode
     /// <summary>Whether the symbol (a type, a member) or a type around it is marked <c>[GeneratedCode]</c>.</summary>
     public bool IsMarkedGenerated(ISymbol? symbol)
     {
-        if (_generatedCodeAttribute is null)
-        {
-            return false;
-        }
-
         for (; symbol is not null and not INamespaceSymbol; symbol = symbol.ContainingSymbol)
         {
-            foreach (var attribute in symbol.GetAttributes())
+            if (HasGeneratedCodeAttribute(symbol))
             {
-                if (SymbolEqualityComparer.Default.Equals(attribute.AttributeClass, _generatedCodeAttribute))
-                {
-                    return true;
-                }
+                return true;
             }
         }
 
@@ -64,19 +56,29 @@ internal sealed class GeneratedCode
             return true;
         }
 
+        for (ISymbol? symbol = member; symbol is not null and not INamedTypeSymbol; symbol = symbol is IMethodSymbol { AssociatedSymbol: { } property } ? property : symbol.ContainingSymbol)
+        {
+            if (HasGeneratedCodeAttribute(symbol))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private bool HasGeneratedCodeAttribute(ISymbol symbol)
+    {
         if (_generatedCodeAttribute is null)
         {
             return false;
         }
 
-        for (ISymbol? symbol = member; symbol is not null and not INamedTypeSymbol; symbol = symbol is IMethodSymbol { AssociatedSymbol: { } property } ? property : symbol.ContainingSymbol)
+        foreach (var attribute in symbol.GetAttributes())
         {
-            foreach (var attribute in symbol.GetAttributes())
+            if (SymbolEqualityComparer.Default.Equals(attribute.AttributeClass, _generatedCodeAttribute))
             {
-                if (SymbolEqualityComparer.Default.Equals(attribute.AttributeClass, _generatedCodeAttribute))
-                {
-                    return true;
-                }
+                return true;
             }
         }
 
