@@ -7,10 +7,17 @@ namespace TimeoutBudget.Analyzers.Model;
 /// order in which concurrent actions ran. The path is compared only between files — long paths share long prefixes, and
 /// comparing them for every pair of calls in one file was most of the cost of sorting a type's calls (profiled).
 /// </summary>
-internal static class SourceOrder
+internal sealed class SourceOrder : IComparer<SyntaxNode>
 {
-    public static int Compare(SyntaxNode x, SyntaxNode y)
+    public static readonly SourceOrder Instance = new();
+
+    public int Compare(SyntaxNode? x, SyntaxNode? y)
     {
+        if (x is null || y is null)
+        {
+            return x is null ? (y is null ? 0 : -1) : 1;
+        }
+
         if (x.SyntaxTree != y.SyntaxTree)
         {
             var byPath = string.CompareOrdinal(x.SyntaxTree.FilePath, y.SyntaxTree.FilePath);

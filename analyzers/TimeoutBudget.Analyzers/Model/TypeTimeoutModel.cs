@@ -95,8 +95,7 @@ internal sealed class TypeTimeoutModel
             }
         }
 
-        invocations.Sort((x, y) => SourceOrder.Compare(x.Syntax, y.Syntax));
-        _orderedInvocations = invocations;
+        _orderedInvocations = invocations.OrderBy(i => i.Syntax, SourceOrder.Instance).ToList();
         if (values is not null)
         {
             _orderedValues = new Dictionary<(object Root, string Path), WrittenValue[]>(values.Count, RootPairComparer.Instance);
@@ -104,22 +103,15 @@ internal sealed class TypeTimeoutModel
             var firsts = new List<((object Root, string Path) Key, SyntaxNode First)>(values.Count);
             foreach (var pair in values)
             {
-                var ordered = pair.Value.ToArray();
-                if (ordered.Length > 1)
-                {
-                    // Stable: two writes of one member at one place (a compound assignment) keep the order they were seen in.
-                    var indexed = ordered.Select((write, index) => (write, index)).ToArray();
-                    Array.Sort(indexed, (x, y) => SourceOrder.Compare(x.write.Source.Syntax, y.write.Source.Syntax) is var order and not 0 ? order : x.index.CompareTo(y.index));
-                    ordered = indexed.Select(entry => entry.write).ToArray();
-                }
+                // OrderBy is stable: two writes of one member at one place keep the order they were seen in.
+                var ordered = pair.Value.OrderBy(w => w.Source.Syntax, SourceOrder.Instance).ToArray();
 
                 _orderedValues.Add(pair.Key, ordered);
                 _rootsWithValues.Add(pair.Key.Root);
                 firsts.Add((pair.Key, ordered[0].Source.Syntax));
             }
 
-            firsts.Sort((x, y) => SourceOrder.Compare(x.First, y.First) is var order and not 0 ? order : string.CompareOrdinal(x.Key.Path, y.Key.Path));
-            _keys = firsts.Select(entry => entry.Key).ToList();
+            _keys = firsts.OrderBy(entry => entry.First, SourceOrder.Instance).ThenBy(entry => entry.Key.Path, StringComparer.Ordinal).Select(entry => entry.Key).ToList();
         }
 
         if (_aliases is not null)
@@ -288,21 +280,12 @@ internal sealed class TypeTimeoutModel
     /// <summary>One fact an operation action saw: the kind says what <see cref="Key"/>, <see cref="Path"/> and <see cref="Value"/> are.</summary>
     private readonly struct Record
     {
-        public Record(RecordKind kind, object key, string? path, object? value)
-        {
-            Kind = kind;
-            Key = key;
-            Path = path;
-            Value = value;
-        }
+        public readonly RecordKind Kind;
+        public readonly object Key;
+        public readonly string? Path;
+        public readonly object? Value;
 
-        public RecordKind Kind { get; }
-
-        public object Key { get; }
-
-        public string? Path { get; }
-
-        public object? Value { get; }
+        public Record(RecordKind kind, object key, string? path, object? value) => (Kind, Key, Path, Value) = (kind, key, path, value);
     }
 
     private sealed class Ambiguous
