@@ -19,13 +19,8 @@ internal static class BudgetMisuseRule
         var scopes = new List<(ILocalSymbol Budget, IOperation Block, int Start)>();
         var ambient = new List<(string Name, IInvocationOperation Opened, IOperation Scope, int Start)>();
         var starts = new List<IInvocationOperation>();
-        foreach (var call in model.Invocations)
+        foreach (var call in model.CallsWhere(call => SymbolEqualityComparer.Default.Equals(call.TargetMethod.ReturnType, types.Budget)))
         {
-            if (call.TargetMethod.ReturnType is not { } returned || !SymbolEqualityComparer.Default.Equals(returned, types.Budget))
-            {
-                continue;
-            }
-
             if (AmbientScope(call) is { } opened)
             {
                 ambient.Add((opened.Name, call, opened.Scope, call.Syntax.Span.End));
@@ -57,7 +52,7 @@ internal static class BudgetMisuseRule
             CheckStart(start, ambient, model, sink);
         }
 
-        foreach (var call in model.Invocations)
+        foreach (var call in scopes.Count == 0 ? Array.Empty<IInvocationOperation>() : model.Invocations)
         {
             foreach (var scope in scopes)
             {

@@ -16,7 +16,7 @@ internal static class UnboundedOperationRule
     public static void Report(TypeTimeoutModel model, DiagnosticSink sink)
     {
         var types = model.Types;
-        foreach (var call in model.Invocations)
+        foreach (var call in model.CallsWhere(call => call.TargetMethod.Name is "WaitForExit" or "WaitForExitAsync" || call.Instance is not null && IsOutbound(call.TargetMethod)))
         {
             var method = call.TargetMethod;
             string? problem = null;

@@ -19,9 +19,9 @@ internal static class HttpClientRegistrations
     public static void Check(TypeTimeoutModel model, DiagnosticSink sink)
     {
         var registrations = new Dictionary<string, List<IInvocationOperation>>(StringComparer.Ordinal);
-        foreach (var invocation in model.Invocations)
+        foreach (var invocation in model.CallsWhere(IsBuilderStep))
         {
-            if (!IsBuilderStep(invocation) || RegistrationOf(invocation) is not { } registration)
+            if (RegistrationOf(invocation) is not { } registration)
             {
                 continue;
             }

@@ -19,8 +19,14 @@ internal static class StandardResilience
             return;
         }
 
+        var handlers = model.CallsWhere(call => call.TargetMethod.Name is "AddStandardResilienceHandler" or "AddStandardHedgingHandler");
+        if (handlers.Count == 0)
+        {
+            return;
+        }
+
         var invocations = model.Invocations.ToList();
-        foreach (var handler in invocations)
+        foreach (var handler in handlers)
         {
             if (handler.TargetMethod.Name == "AddStandardResilienceHandler")
             {

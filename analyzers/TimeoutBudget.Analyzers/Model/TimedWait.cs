@@ -32,6 +32,13 @@ internal sealed class TimedWait
     /// <summary><c>Wait(t)</c> and <c>WhenAny</c> return normally when the time is up; <c>WaitAsync(t)</c> throws.</summary>
     public bool ReturnsOnTimeout { get; }
 
+    /// <summary>
+    /// Whether the call could be a timed wait at all, judged without types: a wait method's name, or a method written in this
+    /// compilation that takes something (a helper that might wrap a wait). Most calls are neither.
+    /// </summary>
+    public static bool CanBeOne(IInvocationOperation call) =>
+        call.TargetMethod is { Name: "WaitAsync" or "Wait" or "WhenAny" } || call.TargetMethod is { Parameters.Length: > 0, Locations: { IsEmpty: false } locations } && locations[0].IsInSource;
+
     public static TimedWait? TryCreate(IInvocationOperation invocation, TypeTimeoutModel model)
     {
         var types = model.Types;

@@ -41,6 +41,20 @@ internal static class Tokens
         }
     }
 
+    /// <summary>Whether the callee has a token parameter at all (whatever the caller passed to it).</summary>
+    public static bool CanTakeOne(IInvocationOperation invocation, KnownTypes types)
+    {
+        foreach (var parameter in invocation.TargetMethod.Parameters)
+        {
+            if (types.IsCancellationToken(parameter.Type))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Whether the call receives a token that might cancel it.</summary>
     public static bool ReceivesAnyToken(IInvocationOperation invocation, KnownTypes types) =>
         Arguments(invocation, types).Any(token => token.Kind != TokenKind.None);

@@ -27,7 +27,8 @@ internal sealed class TypeTimeoutModel
     private HashSet<object>? _rootsWithValues;
     private Dictionary<object, object?>? _singleAliases;
     private IReadOnlyList<(object Root, string Path)> _keys = Array.Empty<(object Root, string Path)>();
-    private IReadOnlyList<IInvocationOperation> _orderedInvocations = Array.Empty<IInvocationOperation>();
+    private List<IInvocationOperation> _invocations = new();
+    private IReadOnlyList<IInvocationOperation>? _orderedInvocations;
     private IReadOnlyList<TimedWait>? _timedWaits;
 
     public TypeTimeoutModel(KnownTypes types, DurationEvaluator evaluator, RequestTimeouts? requestTimeouts = null, NamedClients? namedClients = null)
@@ -50,13 +51,29 @@ internal sealed class TypeTimeoutModel
 
     /// <summary>Every timed wait in the type, in source order, recognised once for all rules.</summary>
     public IReadOnlyList<TimedWait> TimedWaits =>
-        _timedWaits ??= Invocations.Select(invocation => TimedWait.TryCreate(invocation, this)).Where(wait => wait is not null).Select(wait => wait!).ToList();
+        _timedWaits ??= CallsWhere(TimedWait.CanBeOne).Select(invocation => TimedWait.TryCreate(invocation, this)).Where(wait => wait is not null).Select(wait => wait!).ToList();
 
     /// <summary>
     /// Every call in the type in source order, read once all members have been analyzed: the order operation actions ran in
-    /// depends on thread timing, and the first finding at a location wins, so reports must not.
+    /// depends on thread timing, and the first finding at a location wins, so reports must not. Sorted on first use: most
+    /// types only ever need the few calls a rule can start from (<see cref="CallsWhere"/>).
     /// </summary>
-    public IReadOnlyList<IInvocationOperation> Invocations => _orderedInvocations;
+    public IReadOnlyList<IInvocationOperation> Invocations => _orderedInvocations ??= SourceOrder.Sort(_invocations, call => call.Syntax);
+
+    /// <summary>
+    /// The calls a rule can start from, in source order: the test runs over every call, but only those that pass it are sorted,
+    /// so a rule that looks for a few method names does not pay for ordering every call in the type.
+    /// </summary>
+    public IReadOnlyList<IInvocationOperation> CallsWhere(Func<IInvocationOperation, bool> canStartFrom)
+    {
+        if (_orderedInvocations is not null)
+        {
+            return _orderedInvocations.Where(canStartFrom).ToList();
+        }
+
+        var matching = _invocations.Where(canStartFrom).ToList();
+        return matching.Count < 2 ? matching : SourceOrder.Sort(matching, call => call.Syntax);
+    }
 
     /// <summary>
     /// Orders what the type's members wrote, once: the rules ask the same members many times, and the order operation actions
@@ -95,7 +112,7 @@ internal sealed class TypeTimeoutModel
             }
         }
 
-        _orderedInvocations = invocations.OrderBy(i => i.Syntax, SourceOrder.Instance).ToList();
+        _invocations = invocations;
         if (values is not null)
         {
             _orderedValues = new Dictionary<(object Root, string Path), WrittenValue[]>(values.Count, RootPairComparer.Instance);
@@ -103,15 +120,15 @@ internal sealed class TypeTimeoutModel
             var firsts = new List<((object Root, string Path) Key, SyntaxNode First)>(values.Count);
             foreach (var pair in values)
             {
-                // OrderBy is stable: two writes of one member at one place keep the order they were seen in.
-                var ordered = pair.Value.OrderBy(w => w.Source.Syntax, SourceOrder.Instance).ToArray();
+                // Two writes of one member at one place keep the order they were seen in.
+                var ordered = pair.Value.Count == 1 ? pair.Value.ToArray() : SourceOrder.Sort(pair.Value, w => w.Source.Syntax).ToArray();
 
                 _orderedValues.Add(pair.Key, ordered);
                 _rootsWithValues.Add(pair.Key.Root);
                 firsts.Add((pair.Key, ordered[0].Source.Syntax));
             }
 
-            _keys = firsts.OrderBy(entry => entry.First, SourceOrder.Instance).ThenBy(entry => entry.Key.Path, StringComparer.Ordinal).Select(entry => entry.Key).ToList();
+            _keys = SourceOrder.Sort(firsts, entry => entry.First, PathOrder.Instance).Select(entry => entry.Key).ToList();
         }
 
         if (_aliases is not null)
@@ -293,6 +310,14 @@ internal sealed class TypeTimeoutModel
         public static readonly Ambiguous Value = new();
     }
 
+    private sealed class PathOrder : IComparer<((object Root, string Path) Key, SyntaxNode First)>
+    {
+        public static readonly PathOrder Instance = new();
+
+        public int Compare(((object Root, string Path) Key, SyntaxNode First) x, ((object Root, string Path) Key, SyntaxNode First) y) =>
+            string.CompareOrdinal(x.Key.Path, y.Key.Path);
+    }
+
     private sealed class RootPairComparer : IEqualityComparer<(object Root, string Path)>
     {
         public static readonly RootPairComparer Instance = new();
@@ -311,20 +336,38 @@ internal sealed class TypeTimeoutModel
 /// </summary>
 internal sealed class WrittenValue
 {
-    private readonly Lazy<object?> _value;
+    private Func<object?>? _evaluate;
+    private object? _value;
 
     public WrittenValue(object? value, IOperation source)
-        : this(() => value, source)
     {
+        _value = value;
+        Source = source;
     }
 
     public WrittenValue(Func<object?> evaluate, IOperation source)
     {
-        _value = new Lazy<object?>(evaluate, LazyThreadSafetyMode.PublicationOnly);
+        _evaluate = evaluate;
         Source = source;
     }
 
-    public object? Value => _value.Value;
+    /// <summary>
+    /// The value, evaluated on first read. Two threads that race may both evaluate it, to the same result: cheaper than a
+    /// <see cref="Lazy{T}"/> per write, and a type's model is read by one thread in practice.
+    /// </summary>
+    public object? Value
+    {
+        get
+        {
+            if (Volatile.Read(ref _evaluate) is { } evaluate)
+            {
+                _value = evaluate();
+                Volatile.Write(ref _evaluate, null);
+            }
+
+            return _value;
+        }
+    }
 
     public IOperation Source { get; }
 
