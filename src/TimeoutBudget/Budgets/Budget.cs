@@ -17,6 +17,9 @@ public sealed class Budget : IDisposable
 {
     private static readonly AsyncLocal<Budget?> Ambient = new();
 
+    // The last layer name instance a child was opened with, known valid.
+    private static string? lastValidLayer;
+
     // The hot fields only: everything a budget rarely needs lives in Extras, so opening a child allocates one small object
     // (and its cancellation source once Token is read).
     private readonly BudgetOptions _options;
@@ -29,12 +32,16 @@ public sealed class Budget : IDisposable
     private Extras? _extras;
     private CancellationTokenRegistration _callerLink;
 
-    // Live children, an intrusive doubly-linked list guarded by _childLock: a parent cancels its children itself, so a
-    // child costs no registration on its parent's token. ChildrenCut is set in _state, under the lock, once the parent cancels.
+    // Live children, an intrusive doubly-linked list guarded by the lock of the clock's DeadlineScheduler, which a child
+    // takes anyway to schedule its deadline: linking and unlinking cost no lock of their own. A parent cancels its children
+    // itself, so a child costs no registration on its parent's token. Once a parent has a cause, its list is frozen: no
+    // child is linked into it or unlinked from it any more, so whoever took it can walk it outside the lock.
     private Budget? _firstChild;
     private Budget? _previousSibling;
     private Budget? _nextSibling;
-    private int _childLock;
+
+    /// <summary>Whether this budget sits in its parent's list of live children. Written under the scheduler's lock.</summary>
+    private bool _inParentList;
 
     // The cause, the flags and the count of running scopes in one int (see State): five fields of their own took 18 B
     // and padding in every budget. Flags that change after the constructor are set with Interlocked.Or or a CAS loop.
@@ -87,14 +94,17 @@ public sealed class Budget : IDisposable
 
         if (deadlineTimestamp <= startTimestamp)
         {
-            CancelWith(Cause.Expired);
+            // Not yet published: no child can be linked to it, so there is no list to take.
+            if (TrySetCause(Cause.Expired))
+            {
+                FinishCancel(firstChild: null);
+            }
         }
         else
         {
-            // The deadline is absolute and the open's own clock reading arms the timer when needed: no second read.
-            options.Scheduler.Add(this, deadlineTimestamp, startTimestamp);
-
-            if (parent is not null && !parent.AddChild(this) && parent.CurrentCause != Cause.Closed)
+            // The deadline is absolute and the open's own clock reading arms the timer when needed: no second read. The
+            // child is linked into its parent's list under the same lock hold.
+            if (!options.Scheduler.Add(this, deadlineTimestamp, startTimestamp, parent) && parent!.CurrentCause != Cause.Closed)
             {
                 // The parent cancelled after OpenChild checked it: the child ends with it at once. (A parent disposed
                 // meanwhile cancels nothing any more: the child just is not linked.)
@@ -128,7 +138,6 @@ public sealed class Budget : IDisposable
         public const int Disposed = 1 << 4;
         public const int Ambient = 1 << 5;
         public const int PreviousIsParent = 1 << 6;
-        public const int ChildrenCut = 1 << 7;
         public const int OneScope = 1 << 8;
     }
 
@@ -642,10 +651,30 @@ public sealed class Budget : IDisposable
     /// <remarks>Work still running with this budget's token keeps its token; the monitor tracks such work until it ends.</remarks>
     public void Dispose()
     {
-        var state = Interlocked.Or(ref _state, State.Disposed);
-        if ((state & State.Disposed) != 0)
+        // One compare-exchange: disposed, closed (unless a cause is recorded already: then no cancellation can start
+        // through this budget any more either) and this scope ended, together.
+        var state = Volatile.Read(ref _state);
+        int updated;
+        while (true)
         {
-            return;
+            if ((state & State.Disposed) != 0)
+            {
+                return;
+            }
+
+            updated = (state | State.Disposed) - State.OneScope;
+            if ((state & State.CauseMask) == (int)Cause.None)
+            {
+                updated |= (int)Cause.Closed;
+            }
+
+            var seen = Interlocked.CompareExchange(ref _state, updated, state);
+            if (seen == state)
+            {
+                break;
+            }
+
+            state = seen;
         }
 
         if ((state & State.Ambient) != 0 && ReferenceEquals(Ambient.Value, this))
@@ -659,19 +688,17 @@ public sealed class Budget : IDisposable
             Ambient.Value = previous;
         }
 
-        // Closed first, so that no cancellation can start through this budget from here on.
-        var closed = TrySetCause(Cause.Closed);
-        Parent?.RemoveChild(this);
-        if (closed && Volatile.Read(ref _firstChild) is not null)
-        {
-            // Closed, this budget can never cancel its children: let go of any still open (as a reset source drops its registrations).
-            CutChildren();
-        }
-
-        _options.Scheduler.Remove(this);
+        // Out of the scheduler and out of the parent's list in one lock hold (none when the timer took it off already).
+        // Closed, this budget can never cancel its children: it lets go of any still open (as a reset source drops its
+        // registrations).
+        _options.Scheduler.Release(this, dropChildren: (state & State.CauseMask) == (int)Cause.None);
         _callerLink.Dispose();
         _extras?.EnclosingLink.Dispose();
-        EndScope();
+        if ((updated & ~(State.OneScope - 1)) == 0)
+        {
+            // That was the last scope: none of its work is still running (see EndScope).
+            _options.Monitor?.Complete(this);
+        }
     }
 
     /// <summary>The path, allotment and time left.</summary>
@@ -721,7 +748,14 @@ public sealed class Budget : IDisposable
     private Budget OpenChild(string layer, TimeSpan timeout, TimeSpan reserve, BudgetPlanNode? plan, bool ambient, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(layer);
-        LayerPath.ThrowIfInvalid(layer, nameof(layer));
+        if (!ReferenceEquals(layer, Volatile.Read(ref lastValidLayer)))
+        {
+            // A string cannot change: once one instance passed, the same instance always passes. Call sites pass the
+            // same literal on every call, so most opens skip the scan.
+            LayerPath.ThrowIfInvalid(layer, nameof(layer));
+            Volatile.Write(ref lastValidLayer, layer);
+        }
+
         CheckTimeout(layer, timeout);
         if (reserve < TimeSpan.Zero)
         {
@@ -876,13 +910,30 @@ public sealed class Budget : IDisposable
         return new BudgetResult<T>(outcome, default, exception, (exception as BudgetExhaustedException)?.Path, Time.GetElapsedTime(started));
     }
 
-    /// <summary>The scheduler found this budget's deadline reached by the clock.</summary>
-    internal void OnDeadline()
+    /// <summary>
+    /// Under the scheduler's lock, as it takes this budget off for its deadline: records the expiry, takes the list of live
+    /// children and leaves the parent's list, without another lock hold each.
+    /// </summary>
+    /// <param name="firstChild">The children to cancel, for <see cref="CompleteExpiry"/>.</param>
+    /// <returns>Whether this call recorded the expiry; false when another cause (or the dispose) came first.</returns>
+    internal bool BeginExpiryUnderLock(out Budget? firstChild)
     {
-        if (CancelWith(Cause.Expired))
+        UnlinkFromParentUnderLock();
+        if (!TrySetCause(Cause.Expired))
         {
-            BudgetTelemetry.ReportExpired(this);
+            firstChild = null;
+            return false;
         }
+
+        firstChild = TakeChildrenUnderLock();
+        return true;
+    }
+
+    /// <summary>Outside the scheduler's lock: cancels what <see cref="BeginExpiryUnderLock"/> took, then this budget's token.</summary>
+    internal void CompleteExpiry(Budget? firstChild)
+    {
+        FinishCancel(firstChild);
+        BudgetTelemetry.ReportExpired(this);
     }
 
     /// <summary>
@@ -933,12 +984,20 @@ public sealed class Budget : IDisposable
             return false;
         }
 
+        // The cause is recorded first: from here on no child is linked into the list or unlinked from it.
+        FinishCancel(_options.Scheduler.TakeChildren(this));
+        return true;
+    }
+
+    /// <summary>Cancels the children taken from this budget's list, then its own token; the cause is already recorded.</summary>
+    private void FinishCancel(Budget? firstChild)
+    {
         List<Exception>? failures = null;
         try
         {
             // Every live child, and each of its children, is cancelled before this budget's own token, and all of them
             // before this call returns: whoever this token wakes finds the children already cancelled.
-            for (var child = CutChildren(); child is not null; child = child._nextSibling)
+            for (var child = firstChild; child is not null; child = child._nextSibling)
             {
                 try
                 {
@@ -972,8 +1031,6 @@ public sealed class Budget : IDisposable
             Interlocked.Or(ref _state, State.CancelCompleted);
             Volatile.Read(ref _extras)?.CancelCompleted?.TrySetResult();
         }
-
-        return true;
     }
 
     /// <summary>
@@ -1001,125 +1058,88 @@ public sealed class Budget : IDisposable
         return completed.Task;
     }
 
-    /// <summary>Links a new child into this budget's list, unless this budget has started cancelling its children.</summary>
-    /// <returns>Whether the child was linked; when false, this budget is cancelling and the child must end with it.</returns>
-    private bool AddChild(Budget child)
+    /// <summary>Under the scheduler's lock: links a new child into this budget's list, unless this budget has a cause (its list is frozen).</summary>
+    /// <returns>Whether the child was linked; when false, this budget is cancelling (or closed) and the child must end with it.</returns>
+    internal bool TryLinkChildUnderLock(Budget child)
     {
-        EnterChildLock();
-        try
+        if (CurrentCause != Cause.None)
         {
-            if ((_state & State.ChildrenCut) != 0)
-            {
-                return false;
-            }
-
-            var first = _firstChild;
-            child._nextSibling = first;
-            if (first is not null)
-            {
-                first._previousSibling = child;
-            }
-
-            _firstChild = child;
-            return true;
+            return false;
         }
-        finally
+
+        var first = _firstChild;
+        child._nextSibling = first;
+        if (first is not null)
         {
-            Volatile.Write(ref _childLock, 0);
+            first._previousSibling = child;
         }
+
+        _firstChild = child;
+        child._inParentList = true;
+        return true;
     }
 
-    /// <summary>Unlinks an ending child in O(1). Once this budget has cut its list (it is cancelling them), there is nothing to unlink.</summary>
-    private void RemoveChild(Budget child)
+    /// <summary>Whether <see cref="DeadlineScheduler.Release"/> has anything to do under its lock for this budget.</summary>
+    internal bool NeedsReleaseUnderLock(bool dropChildren) =>
+        Volatile.Read(ref HeapIndex) >= 0 || Volatile.Read(ref _inParentList) || (dropChildren && Volatile.Read(ref _firstChild) is not null);
+
+    /// <summary>Under the scheduler's lock: leaves the parent's list in O(1). A parent with a cause has frozen its list: nothing to unlink.</summary>
+    internal void UnlinkFromParentUnderLock()
     {
-        EnterChildLock();
-        try
-        {
-            if ((_state & State.ChildrenCut) != 0)
-            {
-                return;
-            }
-
-            var previous = child._previousSibling;
-            var next = child._nextSibling;
-            if (previous is not null)
-            {
-                previous._nextSibling = next;
-            }
-            else if (ReferenceEquals(_firstChild, child))
-            {
-                _firstChild = next;
-            }
-
-            if (next is not null)
-            {
-                next._previousSibling = previous;
-            }
-
-            child._previousSibling = null;
-            child._nextSibling = null;
-        }
-        finally
-        {
-            Volatile.Write(ref _childLock, 0);
-        }
-    }
-
-    /// <summary>Takes the whole list of live children, once: from here on no child is linked or unlinked.</summary>
-    /// <returns>The first child; the rest follow through their next links, which no longer change.</returns>
-    private Budget? CutChildren()
-    {
-        EnterChildLock();
-        try
-        {
-            Interlocked.Or(ref _state, State.ChildrenCut);
-            var first = _firstChild;
-            _firstChild = null;
-            return first;
-        }
-        finally
-        {
-            Volatile.Write(ref _childLock, 0);
-        }
-    }
-
-    /// <summary>How many children are linked into this budget's list right now (for tests).</summary>
-    internal int LinkedChildCount
-    {
-        get
-        {
-            EnterChildLock();
-            try
-            {
-                var count = 0;
-                for (var child = _firstChild; child is not null; child = child._nextSibling)
-                {
-                    count++;
-                }
-
-                return count;
-            }
-            finally
-            {
-                Volatile.Write(ref _childLock, 0);
-            }
-        }
-    }
-
-    private void EnterChildLock()
-    {
-        if (Interlocked.CompareExchange(ref _childLock, 1, 0) == 0)
+        if (!_inParentList)
         {
             return;
         }
 
-        // Held only for a few pointer writes: spin (yielding on a busy machine) rather than block.
-        var spinner = default(SpinWait);
-        do
+        _inParentList = false;
+        var parent = Parent!;
+        if (parent.CurrentCause != Cause.None)
         {
-            spinner.SpinOnce(sleep1Threshold: -1);
+            return;
         }
-        while (Interlocked.CompareExchange(ref _childLock, 1, 0) != 0);
+
+        var previous = _previousSibling;
+        var next = _nextSibling;
+        if (previous is not null)
+        {
+            previous._nextSibling = next;
+        }
+        else
+        {
+            parent._firstChild = next;
+        }
+
+        if (next is not null)
+        {
+            next._previousSibling = previous;
+        }
+
+        _previousSibling = null;
+        _nextSibling = null;
+    }
+
+    /// <summary>Under the scheduler's lock: takes the whole list of live children, once. The cause must be recorded already, so the list is frozen.</summary>
+    /// <returns>The first child; the rest follow through their next links, which no longer change.</returns>
+    internal Budget? TakeChildrenUnderLock()
+    {
+        var first = _firstChild;
+        _firstChild = null;
+        return first;
+    }
+
+    /// <summary>How many children are linked into this budget's list right now (for tests).</summary>
+    internal int LinkedChildCount => _options.Scheduler.CountChildren(this);
+
+    /// <summary>Under the scheduler's lock: the length of the list (for tests).</summary>
+    internal int CountChildrenUnderLock()
+    {
+        var count = 0;
+        for (var child = _firstChild; child is not null; child = child._nextSibling)
+        {
+            count++;
+        }
+
+        return count;
     }
 
     private static long ToTimestampTicks(TimeSpan duration, TimeProvider time, bool roundUp)

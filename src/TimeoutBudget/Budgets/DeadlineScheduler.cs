@@ -84,11 +84,14 @@ internal sealed class DeadlineScheduler
     /// <summary>The scheduler of this clock, created on first use and shared by every <see cref="BudgetOptions"/> using it.</summary>
     public static DeadlineScheduler For(TimeProvider time) => Schedulers.GetValue(time, static t => new DeadlineScheduler(t));
 
-    /// <summary>Schedules the budget's expiry at <paramref name="deadline"/>.</summary>
+    /// <summary>Schedules the budget's expiry at <paramref name="deadline"/> and links it into its parent's list of live children.</summary>
     /// <param name="budget">The budget, not yet scheduled.</param>
     /// <param name="deadline">Its deadline, by <see cref="TimeProvider.GetTimestamp"/>.</param>
     /// <param name="now">A clock reading taken no later than now: arming from it can only make the timer later, never early.</param>
-    public void Add(Budget budget, long deadline, long now)
+    /// <param name="parent">The budget's parent, or null for a root.</param>
+    /// <returns>False when the parent already has a cause (it is cancelling or closed), so the child was not linked.</returns>
+    /// <remarks>The parents' lists share this lock: a child takes it once to open and once to end, for both.</remarks>
+    public bool Add(Budget budget, long deadline, long now, Budget? parent)
     {
         lock (_gate)
         {
@@ -106,13 +109,19 @@ internal sealed class DeadlineScheduler
                 _armedFor = deadline;
                 Arm(deadline, now, early: false);
             }
+
+            return parent is null || parent.TryLinkChildUnderLock(budget);
         }
     }
 
-    /// <summary>Takes the budget's deadline out, if it is still waiting.</summary>
-    public void Remove(Budget budget)
+    /// <summary>
+    /// For a budget being disposed: takes its deadline out if it is still waiting, unlinks it from its parent's list, and
+    /// with <paramref name="dropChildren"/> lets go of its own list, in one lock hold — none at all when the timer has
+    /// already done all of that.
+    /// </summary>
+    public void Release(Budget budget, bool dropChildren)
     {
-        if (Volatile.Read(ref budget.HeapIndex) < 0)
+        if (!budget.NeedsReleaseUnderLock(dropChildren))
         {
             return;
         }
@@ -120,31 +129,63 @@ internal sealed class DeadlineScheduler
         lock (_gate)
         {
             var index = budget.HeapIndex;
-            if (index < 0)
+            if (index >= 0)
             {
-                return;
+                RemoveAt(index);
+                ShrinkIfSparse();
             }
 
-            RemoveAt(index);
-            ShrinkIfSparse();
+            budget.UnlinkFromParentUnderLock();
+            if (dropChildren)
+            {
+                budget.TakeChildrenUnderLock();
+            }
+        }
+    }
+
+    /// <summary>Takes a cancelling budget's list of live children (its cause is recorded, so the list is frozen).</summary>
+    public Budget? TakeChildren(Budget budget)
+    {
+        lock (_gate)
+        {
+            return budget.TakeChildrenUnderLock();
+        }
+    }
+
+    /// <summary>How many children are linked to the budget (for tests).</summary>
+    internal int CountChildren(Budget budget)
+    {
+        lock (_gate)
+        {
+            return budget.CountChildrenUnderLock();
         }
     }
 
     private void OnTimer()
     {
         var due = new Budget[ExpiryBatch];
+        var children = new Budget?[ExpiryBatch];
         List<Exception>? failures = null;
         int taken;
         do
         {
             var now = _time.GetTimestamp();
             taken = 0;
+            var expiring = 0;
             lock (_gate)
             {
                 while (taken < ExpiryBatch && _count > 0 && _heap[0].Deadline <= now)
                 {
-                    due[taken++] = _heap[0].Budget;
+                    var budget = _heap[0].Budget;
                     RemoveAt(0);
+                    taken++;
+
+                    // The expiry is recorded, the children taken and the parent's list left in this same lock hold, in
+                    // deadline order; only the cancellations themselves run outside the lock.
+                    if (budget.BeginExpiryUnderLock(out children[expiring]))
+                    {
+                        due[expiring++] = budget;
+                    }
                 }
 
                 if (taken < ExpiryBatch)
@@ -161,11 +202,11 @@ internal sealed class DeadlineScheduler
                 }
             }
 
-            for (var i = 0; i < taken; i++)
+            for (var i = 0; i < expiring; i++)
             {
                 try
                 {
-                    due[i].OnDeadline();
+                    due[i].CompleteExpiry(children[i]);
                 }
                 catch (Exception exception)
                 {
@@ -175,6 +216,7 @@ internal sealed class DeadlineScheduler
                 }
 
                 due[i] = null!;
+                children[i] = null;
             }
         }
         while (taken == ExpiryBatch);
