@@ -13,12 +13,16 @@ public static class BudgetResiliencePipelineBuilderExtensions
     /// pipeline throws <see cref="BudgetExhaustedException"/> naming the layer, not an anonymous <c>TimeoutRejectedException</c>.
     /// </summary>
     /// <remarks>
-    /// Three strategies are added: the budget's; Polly's own timeout strategy (named after this one with
-    /// <c>.Deadline</c>), which is what can replace the callback's token in Polly v8; and a guard (<c>.Guard</c>) that
-    /// gives control back at the deadline when the callback ignores that token. Its timer runs on the pipeline's
-    /// <see cref="TimeProvider"/>: build the pipeline with the budgets' clock. A budget cancelled from further out (an
-    /// enclosing budget's caller) cancels the callback's token only through the pipeline's token, so pass the request's
-    /// token to <c>ExecuteAsync</c>; the caller regains control at once either way.
+    /// <para>One strategy is added: the callback receives the execution budget's own token, which cancels at its deadline,
+    /// with the pipeline's token, and with any enclosing budget; the caller regains control at the deadline even when the
+    /// callback ignores it. Polly v8 keeps the setter of <see cref="ResilienceContext.CancellationToken"/> internal; the
+    /// strategy reaches it as Polly's own timeout does (through an <c>UnsafeAccessor</c>).</para>
+    /// <para>With a Polly version that has no such setter, three strategies are added instead: the budget's; Polly's own
+    /// timeout strategy (named after this one with <c>.Deadline</c>), which replaces the callback's token with one armed for
+    /// the budget's deadline on the pipeline's <see cref="TimeProvider"/> (build the pipeline with the budgets' clock); and
+    /// a guard (<c>.Guard</c>) that gives control back at the deadline when the callback ignores that token. A budget
+    /// cancelled from further out (an enclosing budget's caller) then cancels the callback's token only through the
+    /// pipeline's token, so pass the request's token to <c>ExecuteAsync</c>.</para>
     /// </remarks>
     /// <typeparam name="TBuilder">The builder type.</typeparam>
     /// <param name="builder">The builder.</param>
@@ -37,7 +41,19 @@ public static class BudgetResiliencePipelineBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(options);
-        return builder.AddStrategy(context => new BudgetTimeoutStrategy(options, context.TimeProvider), options)
+        return AddBudgetTimeout(builder, options, BudgetTimeoutStrategy.ContextToken.IsReplaceable);
+    }
+
+    /// <summary>Adds the strategy in one of its two shapes: one strategy that owns the callback's token, or three (for tests of both).</summary>
+    internal static TBuilder AddBudgetTimeout<TBuilder>(TBuilder builder, BudgetTimeoutStrategyOptions options, bool ownsToken)
+        where TBuilder : ResiliencePipelineBuilderBase
+    {
+        if (ownsToken)
+        {
+            return builder.AddStrategy(context => new BudgetTimeoutStrategy(options, context.TimeProvider, ownsToken: true), options);
+        }
+
+        return builder.AddStrategy(context => new BudgetTimeoutStrategy(options, context.TimeProvider, ownsToken: false), options)
             .AddTimeout(BudgetTimeoutStrategy.DeadlineOptions(options))
             .AddStrategy(_ => new BudgetTimeoutStrategy.Guard(), new BudgetTimeoutStrategy.GuardOptions(options));
     }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Polly;
 using Polly.Timeout;
 
@@ -11,12 +12,13 @@ namespace TimeoutBudget.Polly;
 /// out, never an anonymous timeout.
 /// </summary>
 /// <remarks>
-/// <para>Polly v8 lets only its own strategies replace <see cref="ResilienceContext.CancellationToken"/>, so the strategy is
-/// three in a row: this one opens the budget and attributes the outcome; Polly's timeout strategy
-/// (<see cref="DeadlineOptions"/>) hands the callback a token armed for the budget's deadline; <see cref="Guard"/>, inside
-/// it, gives control back at the deadline when the callback ignores that token.</para>
-/// <para>Giving control back happens inside Polly's timeout, so Polly always restores the context's token before the
-/// outcome reaches the strategies around this one (a retry reads it).</para>
+/// <para>Polly v8 declares the setter of <see cref="ResilienceContext.CancellationToken"/> internal: only its own strategies
+/// replace the token. Where that setter exists (<see cref="ContextToken.IsReplaceable"/>, checked once), this strategy
+/// alone does everything: it hands the callback the budget's own token, gives control back at the deadline when the
+/// callback ignores it, and restores the pipeline's token before the outcome reaches the strategies around it (a retry
+/// reads it). Otherwise it is three in a row: this one opens the budget and attributes the outcome; Polly's timeout
+/// strategy (<see cref="DeadlineOptions"/>) hands the callback a token armed for the budget's deadline; <see cref="Guard"/>,
+/// inside it, gives control back at the deadline when the callback ignores that token.</para>
 /// </remarks>
 internal sealed class BudgetTimeoutStrategy : ResilienceStrategy
 {
@@ -32,8 +34,12 @@ internal sealed class BudgetTimeoutStrategy : ResilienceStrategy
     private readonly object _boxedTimeout;
     private readonly BudgetOptions _rootOptions;
 
-    public BudgetTimeoutStrategy(BudgetTimeoutStrategyOptions options, TimeProvider timeProvider)
+    // Whether this strategy hands the callback the budget's token itself (no Polly timeout and guard inside it).
+    private readonly bool _ownsToken;
+
+    public BudgetTimeoutStrategy(BudgetTimeoutStrategyOptions options, TimeProvider timeProvider, bool ownsToken)
     {
+        _ownsToken = ownsToken;
         _layer = options.Layer;
         _timeout = options.Timeout;
         _boxedTimeout = _timeout;
@@ -60,6 +66,8 @@ internal sealed class BudgetTimeoutStrategy : ResilienceStrategy
     protected override async ValueTask<Outcome<TResult>> ExecuteCore<TResult, TState>(
         Func<ResilienceContext, TState, ValueTask<Outcome<TResult>>> callback, ResilienceContext context, TState state)
     {
+        // An async method even when everything completes synchronously: it gives the caller's flow back its execution
+        // context on return, so the budget is Current inside the callback and never outside this strategy.
         Budget budget;
         try
         {
@@ -75,6 +83,52 @@ internal sealed class BudgetTimeoutStrategy : ResilienceStrategy
         context.Properties.Set(BudgetResilienceKeys.Budget, budget);
         // Left set afterwards on purpose: a retry around this strategy reads it as the length of the next attempt.
         context.Properties.Set(BoxedAttemptTimeout, _boxedTimeout);
+        if (!_ownsToken)
+        {
+            return await ExecuteInsideDeadlineAsync(callback, context, state, budget, previousBudget).ConfigureAwait(context.ContinueOnCapturedContext);
+        }
+
+        var pipelineToken = context.CancellationToken;
+        try
+        {
+            ContextToken.Set(context, budget.Token);
+
+            // State passed through, no closure: an execution that completes synchronously allocates nothing here, and
+            // the budget gives control back at its deadline even when the callback ignores the token.
+            var result = await budget.TryRunAsync(static (run, _) => run.callback(run.context, run.state), (callback, context, state))
+                .ConfigureAwait(context.ContinueOnCapturedContext);
+            return ToOutcome(budget, result);
+        }
+        finally
+        {
+            // The pipeline's token back before the outcome reaches the strategies around this one (a retry reads it).
+            ContextToken.Set(context, pipelineToken);
+            context.Properties.Set(BudgetResilienceKeys.Budget, previousBudget!);
+            budget.Dispose();
+        }
+    }
+
+    /// <summary>What the pipeline sees of one execution run under the budget with its own token.</summary>
+    private static Outcome<TResult> ToOutcome<TResult>(Budget budget, BudgetResult<Outcome<TResult>> result)
+    {
+        if (result.Outcome != BudgetOutcome.Completed)
+        {
+            // Expired (also when the callback ignored the token) or cancelled by the caller, already attributed.
+            return Outcome.FromException<TResult>(result.Exception!);
+        }
+
+        var outcome = result.Value;
+        return outcome.Exception is OperationCanceledException cancelled and not BudgetCancelledException
+            && (budget.Token.IsCancellationRequested || budget.IsExpired)
+            // The callback observed our token: say whose deadline (or caller) it was.
+            ? Outcome.FromException<TResult>(Attribute(budget, cancelled))
+            : outcome;
+    }
+
+    /// <summary>The three-strategy shape: Polly's timeout and <see cref="Guard"/> run inside this one.</summary>
+    private static async ValueTask<Outcome<TResult>> ExecuteInsideDeadlineAsync<TResult, TState>(
+        Func<ResilienceContext, TState, ValueTask<Outcome<TResult>>> callback, ResilienceContext context, TState state, Budget budget, Budget? previousBudget)
+    {
         try
         {
             var outcome = await callback(context, state).ConfigureAwait(context.ContinueOnCapturedContext);
@@ -190,6 +244,41 @@ internal sealed class BudgetTimeoutStrategy : ResilienceStrategy
             var registration = token.UnsafeRegister(static state => ((TaskCompletionSource)state!).TrySetResult(), cancelled);
             return cancelled.Task.ContinueWith(static (_, state) => ((CancellationTokenRegistration)state!).Dispose(), registration,
                 CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>
+    /// Replaces <see cref="ResilienceContext.CancellationToken"/>, whose setter Polly v8 keeps internal, through an
+    /// <see cref="UnsafeAccessorAttribute"/>: what Polly's own timeout strategy does, without a second strategy and a second
+    /// timer per execution.
+    /// </summary>
+    internal static class ContextToken
+    {
+        /// <summary>Whether this Polly version has the setter (checked once); when not, the three-strategy shape is used.</summary>
+        public static readonly bool IsReplaceable = Probe();
+
+        public static void Set(ResilienceContext context, CancellationToken token) => SetCancellationToken(context, token);
+
+        [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "set_CancellationToken")]
+        private static extern void SetCancellationToken(ResilienceContext context, CancellationToken token);
+
+        private static bool Probe()
+        {
+            var context = ResilienceContextPool.Shared.Get();
+            try
+            {
+                using var source = new CancellationTokenSource();
+                SetCancellationToken(context, source.Token);
+                return context.CancellationToken == source.Token;
+            }
+            catch (MissingMethodException)
+            {
+                return false;
+            }
+            finally
+            {
+                ResilienceContextPool.Shared.Return(context);
+            }
         }
     }
 
