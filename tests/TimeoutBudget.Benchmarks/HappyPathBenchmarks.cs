@@ -22,6 +22,8 @@ public class HappyPathBenchmarks
     private CancellationTokenSource _pooled = null!;
     private ResiliencePipeline _polly = null!;
     private ResiliencePipeline _budgetPolly = null!;
+    private ResiliencePipeline _emptyStrategy = null!;
+    private ResiliencePipeline _pollyAndEmptyStrategy = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -31,6 +33,9 @@ public class HappyPathBenchmarks
         _pooled = new CancellationTokenSource();
         _polly = new ResiliencePipelineBuilder().AddTimeout(CallTimeout).Build();
         _budgetPolly = new ResiliencePipelineBuilder().AddBudgetTimeout("dependency", CallTimeout).Build();
+        _emptyStrategy = new ResiliencePipelineBuilder().AddStrategy(_ => new PassThroughStrategy(), new PassThroughOptions()).Build();
+        _pollyAndEmptyStrategy = new ResiliencePipelineBuilder().AddTimeout(CallTimeout)
+            .AddStrategy(_ => new PassThroughStrategy(), new PassThroughOptions()).Build();
     }
 
     [GlobalCleanup]
@@ -64,6 +69,19 @@ public class HappyPathBenchmarks
     public ValueTask<bool> BudgetPollyAsync() =>
         _budgetPolly.ExecuteAsync(static token => ValueTask.FromResult(token.CanBeCanceled), _outer.Token);
 
+    /// <summary>
+    /// Floor for (c): a pipeline whose only strategy is a custom one that does nothing but call the callback. Whatever
+    /// a strategy of ours does, it costs at least this (the pipeline's execution plus one custom strategy's dispatch).
+    /// </summary>
+    [Benchmark(Description = "floor (c): empty custom strategy alone, ExecuteAsync")]
+    public ValueTask<bool> EmptyStrategyAsync() =>
+        _emptyStrategy.ExecuteAsync(static token => ValueTask.FromResult(token.CanBeCanceled), _outer.Token);
+
+    /// <summary>Floor for (c) in the three-strategy shape: Polly's timeout plus one custom strategy that does nothing.</summary>
+    [Benchmark(Description = "floor (c): Polly AddTimeout + empty custom strategy, ExecuteAsync")]
+    public ValueTask<bool> PollyAndEmptyStrategyAsync() =>
+        _pollyAndEmptyStrategy.ExecuteAsync(static token => ValueTask.FromResult(token.CanBeCanceled), _outer.Token);
+
     /// <summary>Ours: a child budget of a long-lived root, its token read, then disposed. It becomes <see cref="Budget.Current"/> meanwhile.</summary>
     [Benchmark(Description = "TimeoutBudget Child (ambient) + Token + Dispose")]
     public bool BudgetChild()
@@ -96,5 +114,18 @@ public class HappyPathBenchmarks
         }
 
         return result;
+    }
+
+    /// <summary>A custom strategy that only calls the callback: the least any strategy costs.</summary>
+    private sealed class PassThroughStrategy : ResilienceStrategy
+    {
+        protected override ValueTask<Outcome<TResult>> ExecuteCore<TResult, TState>(
+            Func<ResilienceContext, TState, ValueTask<Outcome<TResult>>> callback, ResilienceContext context, TState state) =>
+            callback(context, state);
+    }
+
+    private sealed class PassThroughOptions : ResilienceStrategyOptions
+    {
+        public PassThroughOptions() => Name = "PassThrough";
     }
 }

@@ -918,8 +918,11 @@ public sealed class Budget : IDisposable
     /// <returns>Whether this call recorded the expiry; false when another cause (or the dispose) came first.</returns>
     internal bool BeginExpiryUnderLock(out Budget? firstChild)
     {
+        // Still in the list of a parent that is cancelling (it took the list, or is about to): the parent cancels this
+        // budget, and its children, before its own token. Expiring it here too could let the parent's token go first.
+        var cancelledByParent = _inParentList && Parent!.CurrentCause is not (Cause.None or Cause.Closed);
         UnlinkFromParentUnderLock();
-        if (!TrySetCause(Cause.Expired))
+        if (cancelledByParent || !TrySetCause(Cause.Expired))
         {
             firstChild = null;
             return false;

@@ -87,7 +87,12 @@ public sealed record BudgetOptions
     [Obsolete("Token sources are no longer reused; every budget's token is its own. This setting has no effect.")]
     public bool ReuseTokenSources { get; init; } = true;
 
-    internal DeadlineScheduler Scheduler => _scheduler ??= DeadlineScheduler.For(TimeProvider);
+    /// <summary>The deadline scheduler of <see cref="TimeProvider"/>, shared by every options object on that clock; set only by tests.</summary>
+    internal DeadlineScheduler Scheduler
+    {
+        get => _scheduler ??= DeadlineScheduler.For(TimeProvider);
+        init => _scheduler = value;
+    }
 
     internal ILogger? Logger => LoggerFactory is null ? null : _logger ??= LoggerFactory.CreateLogger("TimeoutBudget");
 

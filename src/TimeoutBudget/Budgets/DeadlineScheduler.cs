@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 
 namespace TimeoutBudget;
@@ -15,6 +16,10 @@ namespace TimeoutBudget;
 /// count whole milliseconds on a coarser clock) re-arms for the rest. Due budgets are taken off the heap a batch at a
 /// time and expired outside the lock, in deadline order (ties in the order they opened), so a long sweep never holds
 /// openers up for more than one batch.</para>
+/// <para>On the system clock, when more than one batch is due, the timer callback takes only the first: a sweep on the
+/// thread pool takes the rest off the heap while a drain, also on the pool, expires the batches one after another in the
+/// order they were taken — two threads instead of one, and deadline order kept. Other clocks (a fake one in tests)
+/// expire everything inside the timer callback, so advancing the clock returns with every due budget expired.</para>
 /// </remarks>
 internal sealed class DeadlineScheduler
 {
@@ -44,10 +49,18 @@ internal sealed class DeadlineScheduler
     // is on its way that will re-arm for whatever is earliest then.
     private long _armedFor = long.MaxValue;
 
-    private DeadlineScheduler(TimeProvider time)
+    // Whether more than one batch of due budgets is handed to the thread pool (the system clock's scheduler).
+    private readonly bool _offload;
+
+    // Batches taken off the heap and waiting to be expired, in deadline order; one drain at a time expires them.
+    private readonly ConcurrentQueue<DueBatch> _batches = new();
+    private int _draining;
+
+    private DeadlineScheduler(TimeProvider time, bool offload)
     {
         _time = time;
         _systemClock = ReferenceEquals(time, TimeProvider.System);
+        _offload = offload;
 
         // The scheduler outlives the flow that created it: its timer must not capture that flow's execution context.
         var restoreFlow = !ExecutionContext.IsFlowSuppressed();
@@ -82,7 +95,14 @@ internal sealed class DeadlineScheduler
     }
 
     /// <summary>The scheduler of this clock, created on first use and shared by every <see cref="BudgetOptions"/> using it.</summary>
-    public static DeadlineScheduler For(TimeProvider time) => Schedulers.GetValue(time, static t => new DeadlineScheduler(t));
+    public static DeadlineScheduler For(TimeProvider time) =>
+        Schedulers.GetValue(time, static t => new DeadlineScheduler(t, offload: ReferenceEquals(t, TimeProvider.System)));
+
+    /// <summary>A scheduler of its own for <paramref name="time"/>, not shared (for tests of either way of expiring).</summary>
+    internal static DeadlineScheduler CreateUnshared(TimeProvider time, bool offload) => new(time, offload);
+
+    /// <summary>Whether nothing is left to expire: every batch taken off the heap has been expired (for tests).</summary>
+    internal bool IsDrained => Volatile.Read(ref _draining) == 0 && _batches.IsEmpty;
 
     /// <summary>Schedules the budget's expiry at <paramref name="deadline"/> and links it into its parent's list of live children.</summary>
     /// <param name="budget">The budget, not yet scheduled.</param>
@@ -163,68 +183,148 @@ internal sealed class DeadlineScheduler
 
     private void OnTimer()
     {
-        var due = new Budget[ExpiryBatch];
-        var children = new Budget?[ExpiryBatch];
-        List<Exception>? failures = null;
-        int taken;
+        if (!_offload)
+        {
+            ExpireInline();
+            return;
+        }
+
+        // One batch here; the rest, if any, on the thread pool, so the timer callback stays short.
+        var batch = TakeBatch(out var more);
+        if (!more && Volatile.Read(ref _draining) == 0 && batch is not null)
+        {
+            // The common case, a few budgets due and no drain still expiring earlier ones: no hop to the pool.
+            var failures = batch.Expire(null);
+            if (failures is not null)
+            {
+                throw new AggregateException(failures);
+            }
+
+            return;
+        }
+
+        if (batch is not null)
+        {
+            Enqueue(batch);
+        }
+
+        if (more)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static scheduler => scheduler.Sweep(), this, preferLocal: false);
+        }
+    }
+
+    /// <summary>On the thread pool: takes the remaining due budgets off the heap, batch by batch, for the drain.</summary>
+    private void Sweep()
+    {
+        bool more;
         do
         {
-            var now = _time.GetTimestamp();
-            taken = 0;
-            var expiring = 0;
-            lock (_gate)
+            if (TakeBatch(out more) is { } batch)
             {
-                while (taken < ExpiryBatch && _count > 0 && _heap[0].Deadline <= now)
-                {
-                    var budget = _heap[0].Budget;
-                    RemoveAt(0);
-                    taken++;
-
-                    // The expiry is recorded, the children taken and the parent's list left in this same lock hold, in
-                    // deadline order; only the cancellations themselves run outside the lock.
-                    if (budget.BeginExpiryUnderLock(out children[expiring]))
-                    {
-                        due[expiring++] = budget;
-                    }
-                }
-
-                if (taken < ExpiryBatch)
-                {
-                    // Nothing else is due: arm for the earliest left. A timer that fired before the deadline it was armed
-                    // for lands here too, and waits out the rest.
-                    ShrinkIfSparse();
-                    var early = _count > 0 && _heap[0].Deadline == _armedFor;
-                    _armedFor = _count > 0 ? _heap[0].Deadline : long.MaxValue;
-                    if (_count > 0)
-                    {
-                        Arm(_armedFor, now, early);
-                    }
-                }
-            }
-
-            for (var i = 0; i < expiring; i++)
-            {
-                try
-                {
-                    due[i].CompleteExpiry(children[i]);
-                }
-                catch (Exception exception)
-                {
-                    // A callback on one budget's token (or a logger) threw: these budgets are off the heap already, so the
-                    // others must still expire here, and the timer must stay armed; the failure surfaces below.
-                    (failures ??= []).Add(exception);
-                }
-
-                due[i] = null!;
-                children[i] = null;
+                Enqueue(batch);
             }
         }
-        while (taken == ExpiryBatch);
+        while (more);
+    }
+
+    private void Enqueue(DueBatch batch)
+    {
+        _batches.Enqueue(batch);
+        if (Interlocked.Exchange(ref _draining, 1) == 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static scheduler => scheduler.Drain(), this, preferLocal: false);
+        }
+    }
+
+    /// <summary>On the thread pool: expires the batches in the order they were taken, one drain at a time.</summary>
+    private void Drain()
+    {
+        List<Exception>? failures = null;
+        while (true)
+        {
+            while (_batches.TryDequeue(out var batch))
+            {
+                failures = batch.Expire(failures);
+            }
+
+            Volatile.Write(ref _draining, 0);
+
+            // A batch enqueued after the last dequeue but before the flag was cleared found a drain running: take it.
+            if (_batches.IsEmpty || Interlocked.Exchange(ref _draining, 1) != 0)
+            {
+                break;
+            }
+        }
+
+        if (failures is not null)
+        {
+            // As from a timer callback: a token's callback threw. Every other budget has expired all the same.
+            throw new AggregateException(failures);
+        }
+    }
+
+    /// <summary>Every due budget, expired inside the timer callback, a batch at a time.</summary>
+    private void ExpireInline()
+    {
+        List<Exception>? failures = null;
+        bool more;
+        do
+        {
+            var batch = TakeBatch(out more);
+            failures = batch?.Expire(failures) ?? failures;
+        }
+        while (more);
 
         if (failures is not null)
         {
             throw new AggregateException(failures);
         }
+    }
+
+    /// <summary>
+    /// Takes up to one batch of due budgets off the heap in one lock hold, recording their expiry in deadline order; when
+    /// nothing else is due, arms the timer for the earliest deadline left.
+    /// </summary>
+    /// <param name="more">Whether the batch was full, so more may be due.</param>
+    /// <returns>The budgets whose expiry this call recorded, or null when there are none.</returns>
+    private DueBatch? TakeBatch(out bool more)
+    {
+        var now = _time.GetTimestamp();
+        var taken = 0;
+        DueBatch? batch = null;
+        lock (_gate)
+        {
+            while (taken < ExpiryBatch && _count > 0 && _heap[0].Deadline <= now)
+            {
+                var budget = _heap[0].Budget;
+                RemoveAt(0);
+                taken++;
+
+                // The expiry is recorded, the children taken and the parent's list left in this same lock hold, in
+                // deadline order; only the cancellations themselves run outside the lock.
+                if (budget.BeginExpiryUnderLock(out var children))
+                {
+                    (batch ??= new DueBatch()).Add(budget, children);
+                }
+            }
+
+            more = taken == ExpiryBatch;
+            if (!more)
+            {
+                // Nothing else is due: arm for the earliest left. A timer that fired before the deadline it was armed
+                // for lands here too, and waits out the rest.
+                ShrinkIfSparse();
+                var early = _count > 0 && _heap[0].Deadline == _armedFor;
+                _armedFor = _count > 0 ? _heap[0].Deadline : long.MaxValue;
+                if (_count > 0)
+                {
+                    Arm(_armedFor, now, early);
+                }
+            }
+        }
+
+        return batch;
     }
 
     private void Arm(long deadline, long now, bool early)
@@ -331,6 +431,41 @@ internal sealed class DeadlineScheduler
             var smaller = new Entry[Math.Max(MinimumCapacity, _heap.Length / 2)];
             Array.Copy(_heap, smaller, _count);
             _heap = smaller;
+        }
+    }
+
+    /// <summary>Budgets taken off the heap together, with the children each had, to be expired in that order.</summary>
+    private sealed class DueBatch
+    {
+        private readonly Budget[] _budgets = new Budget[ExpiryBatch];
+        private readonly Budget?[] _children = new Budget?[ExpiryBatch];
+        private int _count;
+
+        public void Add(Budget budget, Budget? firstChild)
+        {
+            _budgets[_count] = budget;
+            _children[_count++] = firstChild;
+        }
+
+        /// <summary>Expires every budget of the batch, in order, outside the scheduler's lock.</summary>
+        /// <returns><paramref name="failures"/>, with what any token callback (or logger) threw added.</returns>
+        public List<Exception>? Expire(List<Exception>? failures)
+        {
+            for (var i = 0; i < _count; i++)
+            {
+                try
+                {
+                    _budgets[i].CompleteExpiry(_children[i]);
+                }
+                catch (Exception exception)
+                {
+                    // A callback on one budget's token (or a logger) threw: these budgets are off the heap already, so the
+                    // others must still expire here; the failure surfaces at the end.
+                    (failures ??= []).Add(exception);
+                }
+            }
+
+            return failures;
         }
     }
 
