@@ -8,7 +8,7 @@ namespace TimeoutBudget.Benchmarks;
 
 /// <summary>
 /// Entry point. <c>-- --smoke</c>: everything, tiny, in seconds (CI). <c>-- scale [count]</c>: 100,000 live budgets.
-/// <c>-- allocations</c>: where a child's bytes go. <c>-- expiry [count]</c>: 1,000,000 live budgets expiring while a caller opens children. <c>-- starvation</c>: the slow-dependency simulation, writes docs/images/starvation.svg. Anything else goes to
+/// <c>-- allocations</c>: where a child's bytes go. <c>-- expiry [count] [spread ms]</c>: 1,000,000 live budgets expiring (over 1 s, or all at once with spread 0) while a caller opens children. <c>-- starvation</c>: the slow-dependency simulation, writes docs/images/starvation.svg. Anything else goes to
 /// BenchmarkDotNet, e.g. <c>-- --filter '*HappyPath*'</c>.
 /// </summary>
 public static class Program
@@ -31,7 +31,8 @@ public static class Program
 
         if (args.Length > 0 && args[0] == "expiry")
         {
-            var report = ScaleExperiment.ExpiryUnderLoad(args.Length > 1 ? int.Parse(args[1], Measure.Invariant) : 1_000_000);
+            var report = ScaleExperiment.ExpiryUnderLoad(args.Length > 1 ? int.Parse(args[1], Measure.Invariant) : 1_000_000,
+                TimeSpan.FromMilliseconds(args.Length > 2 ? int.Parse(args[2], Measure.Invariant) : 1000));
             Console.WriteLine(report);
             Save("expiry.md", report);
             return 0;
@@ -87,7 +88,7 @@ public static class Program
         }
 
         Console.WriteLine(ScaleExperiment.Run(2_000, TimeSpan.FromMilliseconds(200)));
-        Console.WriteLine(ScaleExperiment.ExpiryUnderLoad(2_000));
+        Console.WriteLine(ScaleExperiment.ExpiryUnderLoad(2_000, TimeSpan.FromSeconds(1)));
         Console.WriteLine(AllocationListing.Run(20_000));
         var (soak, soakSvg, soakKept) = SoakReport.Run(20_000);
         Console.WriteLine(soak);
