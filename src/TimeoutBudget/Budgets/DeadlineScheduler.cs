@@ -27,6 +27,9 @@ internal sealed class DeadlineScheduler
     private const int ExpiryBatch = 64;
     private const int MinimumCapacity = 16;
 
+    // How many emptied batches are kept for reuse: enough for a sweep that runs ahead of the drain.
+    private const int MaxSpareBatches = 64;
+
     // A 4-ary heap: half the levels of a binary one, so a removal from a million entries moves 10 entries (and writes
     // 10 budgets' heap index, each a likely cache miss) instead of 20; the four children sit side by side in the array.
     private const int Arity = 4;
@@ -55,6 +58,10 @@ internal sealed class DeadlineScheduler
     // Batches taken off the heap and waiting to be expired, in deadline order; one drain at a time expires them.
     private readonly ConcurrentQueue<DueBatch> _batches = new();
     private int _draining;
+
+    // Batches expired and emptied, kept for the next expiry: a firing allocates nothing, so it cannot add a collection
+    // (and its pause) to the lateness of the budgets it expires.
+    private readonly ConcurrentQueue<DueBatch> _spareBatches = new();
 
     private DeadlineScheduler(TimeProvider time, bool offload)
     {
@@ -194,7 +201,7 @@ internal sealed class DeadlineScheduler
         if (!more && Volatile.Read(ref _draining) == 0 && batch is not null)
         {
             // The common case, a few budgets due and no drain still expiring earlier ones: no hop to the pool.
-            var failures = batch.Expire(null);
+            var failures = Expire(batch, null);
             if (failures is not null)
             {
                 throw new AggregateException(failures);
@@ -245,7 +252,7 @@ internal sealed class DeadlineScheduler
         {
             while (_batches.TryDequeue(out var batch))
             {
-                failures = batch.Expire(failures);
+                failures = Expire(batch, failures);
             }
 
             Volatile.Write(ref _draining, 0);
@@ -271,8 +278,10 @@ internal sealed class DeadlineScheduler
         bool more;
         do
         {
-            var batch = TakeBatch(out more);
-            failures = batch?.Expire(failures) ?? failures;
+            if (TakeBatch(out more) is { } batch)
+            {
+                failures = Expire(batch, failures);
+            }
         }
         while (more);
 
@@ -305,7 +314,7 @@ internal sealed class DeadlineScheduler
                 // deadline order; only the cancellations themselves run outside the lock.
                 if (budget.BeginExpiryUnderLock(out var children))
                 {
-                    (batch ??= new DueBatch()).Add(budget, children);
+                    (batch ??= RentBatch()).Add(budget, children);
                 }
             }
 
@@ -434,6 +443,20 @@ internal sealed class DeadlineScheduler
         }
     }
 
+    private DueBatch RentBatch() => _spareBatches.TryDequeue(out var batch) ? batch : new DueBatch();
+
+    /// <summary>Expires the batch's budgets, then keeps the emptied batch for reuse.</summary>
+    private List<Exception>? Expire(DueBatch batch, List<Exception>? failures)
+    {
+        failures = batch.Expire(failures);
+        if (_spareBatches.Count < MaxSpareBatches)
+        {
+            _spareBatches.Enqueue(batch);
+        }
+
+        return failures;
+    }
+
     /// <summary>Budgets taken off the heap together, with the children each had, to be expired in that order.</summary>
     private sealed class DueBatch
     {
@@ -447,7 +470,7 @@ internal sealed class DeadlineScheduler
             _children[_count++] = firstChild;
         }
 
-        /// <summary>Expires every budget of the batch, in order, outside the scheduler's lock.</summary>
+        /// <summary>Expires every budget of the batch, in order, outside the scheduler's lock, and empties the batch.</summary>
         /// <returns><paramref name="failures"/>, with what any token callback (or logger) threw added.</returns>
         public List<Exception>? Expire(List<Exception>? failures)
         {
@@ -463,8 +486,12 @@ internal sealed class DeadlineScheduler
                     // others must still expire here; the failure surfaces at the end.
                     (failures ??= []).Add(exception);
                 }
+
+                _budgets[i] = null!;
+                _children[i] = null;
             }
 
+            _count = 0;
             return failures;
         }
     }
