@@ -45,14 +45,7 @@ public sealed class BudgetTimeoutStrategyTests : BudgetTimeoutStrategyShapeTests
         using var caller = new CancellationTokenSource();
         using var request = Budget.Start("request", TimeSpan.FromSeconds(10), options, caller.Token);
         var pipeline = Pipeline("attempt", TimeSpan.FromSeconds(3));
-        var started = new TaskCompletionSource<CancellationToken>(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        var execution = pipeline.ExecuteAsync(async ct =>
-        {
-            started.SetResult(ct);
-            await Task.Delay(Timeout.InfiniteTimeSpan, ct);
-        }).AsTask();
-        var token = await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var (execution, token) = await StartWaitingOnItsTokenAsync(pipeline);
         caller.Cancel();
 
         Assert.True(token.IsCancellationRequested);
@@ -73,6 +66,18 @@ public abstract class BudgetTimeoutStrategyShapeTests
     protected readonly FakeTimeProvider _clock = new();
 
     protected abstract bool OwnsToken { get; }
+
+    /// <summary>Starts a callback that waits on its token forever; returns once it runs, with the token it was given.</summary>
+    protected static async Task<(Task Execution, CancellationToken Token)> StartWaitingOnItsTokenAsync(ResiliencePipeline pipeline)
+    {
+        var started = new TaskCompletionSource<CancellationToken>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var execution = pipeline.ExecuteAsync(async ct =>
+        {
+            started.SetResult(ct);
+            await Task.Delay(Timeout.InfiniteTimeSpan, ct);
+        }).AsTask();
+        return (execution, await started.Task.WaitAsync(TimeSpan.FromSeconds(30)));
+    }
 
     protected ResiliencePipeline Pipeline(string layer, TimeSpan timeout) =>
         BudgetResiliencePipelineBuilderExtensions.AddBudgetTimeout(new ResiliencePipelineBuilder { TimeProvider = _clock },
@@ -194,14 +199,7 @@ public abstract class BudgetTimeoutStrategyShapeTests
         var options = new BudgetOptions { TimeProvider = _clock };
         var pipeline = Pipeline("attempt", TimeSpan.FromSeconds(30));
         using var request = Budget.Start("request", TimeSpan.FromSeconds(10), options);
-        var started = new TaskCompletionSource<CancellationToken>(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        var execution = pipeline.ExecuteAsync(async ct =>
-        {
-            started.SetResult(ct);
-            await Task.Delay(Timeout.InfiniteTimeSpan, ct);
-        }).AsTask();
-        var token = await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var (execution, token) = await StartWaitingOnItsTokenAsync(pipeline);
         var attempt = request.Available;
 
         _clock.Advance(attempt - TimeSpan.FromTicks(1));
