@@ -60,9 +60,10 @@ public class TimeoutAnalyzer : DiagnosticAnalyzer
                 {
                     // A type whose text names nothing a rule can start from is not collected at all: without operation actions
                     // for its members the driver does not even build their operation trees.
-                    if (MentionsATimeout(symbolStart.Symbol, texts, symbolStart.CancellationToken) && !facts.GeneratedCode.IsGeneratedType((INamedTypeSymbol)symbolStart.Symbol))
+                    var type = (INamedTypeSymbol)symbolStart.Symbol;
+                    if (MentionsATimeout(type, texts, symbolStart.CancellationToken) && !facts.GeneratedCode.IsGeneratedType(type))
                     {
-                        Collect(symbolStart, new TypeTimeoutModel(facts.Types, facts.Evaluator, facts.RequestTimeouts, facts.NamedClients), facts.GeneratedCode, rules);
+                        Collect(symbolStart, new TypeTimeoutModel(type, facts.Types, facts.Evaluator, facts.RequestTimeouts, facts.NamedClients), facts.GeneratedCode, rules);
                     }
                 },
                 SymbolKind.NamedType);

@@ -31,13 +31,17 @@ internal sealed class TypeTimeoutModel
     private IReadOnlyList<IInvocationOperation>? _orderedInvocations;
     private IReadOnlyList<TimedWait>? _timedWaits;
 
-    public TypeTimeoutModel(KnownTypes types, DurationEvaluator evaluator, RequestTimeouts? requestTimeouts = null, NamedClients? namedClients = null)
+    public TypeTimeoutModel(INamedTypeSymbol type, KnownTypes types, DurationEvaluator evaluator, RequestTimeouts? requestTimeouts = null, NamedClients? namedClients = null)
     {
+        Type = type;
         Types = types;
         Evaluator = evaluator;
         RequestTimeouts = requestTimeouts;
         NamedClients = namedClients;
     }
+
+    /// <summary>The type whose members this model collected: every call it holds is written in one of them.</summary>
+    public INamedTypeSymbol Type { get; }
 
     public NamedClients? NamedClients { get; }
 

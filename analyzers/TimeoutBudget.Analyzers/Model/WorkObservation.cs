@@ -175,9 +175,9 @@ internal static class WorkObservation
     {
         if (call.TargetMethod.MethodKind != MethodKind.LocalFunction)
         {
-            var owner = OwnerOf(call);
-            return call.TargetMethod.MethodKind == MethodKind.Ordinary && owner is not null
-                && SymbolEqualityComparer.Default.Equals(call.TargetMethod.ContainingType?.OriginalDefinition, owner.OriginalDefinition)
+            // The model's type is the one the call is written in (asking the semantic model for the enclosing symbol binds the member again).
+            return call.TargetMethod.MethodKind == MethodKind.Ordinary
+                && SymbolEqualityComparer.Default.Equals(call.TargetMethod.ContainingType?.OriginalDefinition, model.Type.OriginalDefinition)
                 ? model.Evaluator.Declarations?.Body(call.TargetMethod.OriginalDefinition)
                 : null;
         }
@@ -194,9 +194,6 @@ internal static class WorkObservation
 
     private static bool LongRunning(IInvocationOperation start) =>
         start.Arguments.Any(a => a.Value.Syntax.ToString().Contains("LongRunning"));
-
-    private static INamedTypeSymbol? OwnerOf(IOperation operation) =>
-        operation.SemanticModel?.GetEnclosingSymbol(operation.Syntax.SpanStart)?.ContainingType;
 
     private static bool ReturnsTask(IOperation body, KnownTypes types) => body switch
     {
