@@ -32,11 +32,15 @@ public static partial class Program
                 }
 
             case "measure":
-                return Measure(root, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : DefaultLines, args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : DefaultRebuilds);
+                return Measure(
+                    root,
+                    args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : DefaultLines,
+                    args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : DefaultRebuilds,
+                    ilOnly: args.Length > 3 && args[3] == "il");
             case "profile":
                 return InProcessProfile.Run(root, args.Length > 1 && args[1] != "-" ? Path.GetFullPath(args[1]) : null, args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 3);
             default:
-                Console.Error.WriteLine("usage: generate [dir] [lines] | measure [lines] [rebuilds] | profile [project.csproj] [rounds]");
+                Console.Error.WriteLine("usage: generate [dir] [lines] | measure [lines] [rebuilds] [il] | profile [project.csproj] [rounds]");
                 return 2;
         }
     }
@@ -86,6 +90,14 @@ public static partial class Program
                 <ProjectReference Include="{relativeRoot}/src/TimeoutBudget/TimeoutBudget.csproj" />
                 <ProjectReference Include="{relativeRoot}/analyzers/TimeoutBudget.Analyzers/TimeoutBudget.Analyzers.csproj" OutputItemType="Analyzer" ReferenceOutputAssembly="false" />
               </ItemGroup>
+              <!-- The image the package hands a build on this host (src/TimeoutBudget/build/TimeoutBudget.targets): ReadyToRun where one is made for it. -->
+              <Target Name="UseReadyToRunAnalyzer" AfterTargets="ResolveProjectReferences"
+                      Condition="'$(TimeoutBudgetReadyToRunAnalyzer)' != 'false' and '$(MSBuildRuntimeType)' == 'Core' and Exists('{relativeRoot}/analyzers/TimeoutBudget.Analyzers/bin/$(Configuration)/netstandard2.0/r2r/net$(BundledNETCoreAppPackageVersion.Substring(0, $(BundledNETCoreAppPackageVersion.IndexOf('.')))).0/$(NETCoreSdkRuntimeIdentifier)/TimeoutBudget.Analyzers.dll')">
+                <ItemGroup>
+                  <Analyzer Remove="@(Analyzer)" Condition="'%(Filename)' == 'TimeoutBudget.Analyzers'" />
+                  <Analyzer Include="{relativeRoot}/analyzers/TimeoutBudget.Analyzers/bin/$(Configuration)/netstandard2.0/r2r/net$(BundledNETCoreAppPackageVersion.Substring(0, $(BundledNETCoreAppPackageVersion.IndexOf('.')))).0/$(NETCoreSdkRuntimeIdentifier)/TimeoutBudget.Analyzers.dll" />
+                </ItemGroup>
+              </Target>
             </Project>
             """);
         // CA2016 is a suggestion by default; as a warning it runs in every command-line build, like ours.
@@ -98,13 +110,15 @@ public static partial class Program
         return (files, written);
     }
 
-    private static int Measure(string root, int lines, int rebuilds)
+    /// <param name="ilOnly">Measure the IL analyzer even where the package would hand the build a ReadyToRun image.</param>
+    private static int Measure(string root, int lines, int rebuilds, bool ilOnly)
     {
+        var image = ilOnly ? " -p:TimeoutBudgetReadyToRunAnalyzer=false" : string.Empty;
         var directory = Path.Combine(root, "artifacts", "corpus");
         var (files, written) = Write(root, directory, lines);
         var project = Path.Combine(directory, "Corpus.csproj");
         Console.WriteLine($"Generated {written:N0} lines in {files:N0} files. Restoring and building once to warm up...");
-        var warm = Run(root, $"build \"{project}\" -c Release");
+        var warm = Run(root, $"build \"{project}\" -c Release{image}");
         if (warm.ExitCode != 0)
         {
             Console.Error.WriteLine(warm.Output);
@@ -118,7 +132,7 @@ public static partial class Program
         for (var run = 0; run <= rebuilds; run++)
         {
             var load = LoadAverage();
-            var measured = Run(root, $"build \"{project}\" -c Release --no-restore --no-incremental -p:BuildProjectReferences=false -p:ReportAnalyzer=true -v:d");
+            var measured = Run(root, $"build \"{project}\" -c Release --no-restore --no-incremental -p:BuildProjectReferences=false -p:ReportAnalyzer=true -v:d{image}");
             if (measured.ExitCode != 0)
             {
                 Console.Error.WriteLine(measured.Output);
@@ -127,9 +141,9 @@ public static partial class Program
 
             if (run > 0)
             {
-                var measuredRun = new MeasuredRun(AnalyzerReport.Parse(measured.Output), measured.Elapsed, load);
+                var measuredRun = new MeasuredRun(AnalyzerReport.Parse(measured.Output), measured.Elapsed, load, AnalyzerImage(measured.Output));
                 runs.Add(measuredRun);
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"rebuild {run}: build {measuredRun.Build.TotalSeconds:F1} s, TB {measuredRun.Ours:F3} s, CA2016 {measuredRun.Ca2016:F3} s, load {load}"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"rebuild {run}: build {measuredRun.Build.TotalSeconds:F1} s, TB {measuredRun.Ours:F3} s ({measuredRun.Image}), CA2016 {measuredRun.Ca2016:F3} s, load {load}"));
             }
         }
 
@@ -137,8 +151,16 @@ public static partial class Program
         Console.WriteLine(markdown);
         var results = Path.Combine(root, "tests", "TimeoutBudget.AnalyzerCorpus", "results");
         Directory.CreateDirectory(results);
-        File.WriteAllText(Path.Combine(results, "analyzer-cost.md"), markdown);
+        File.WriteAllText(Path.Combine(results, ilOnly ? "analyzer-cost-il.md" : "analyzer-cost.md"), markdown);
         return 0;
+    }
+
+    /// <summary>Which image of our analyzer the compiler was handed, read from its command line in the build log.</summary>
+    private static string AnalyzerImage(string log)
+    {
+        var analyzer = Regex.Match(log, @"/analyzer:(?<path>[^ ""]*TimeoutBudget\.Analyzers\.dll)");
+        return !analyzer.Success ? "image not found in the log"
+            : analyzer.Groups["path"].Value.Replace('\\', '/').Contains("/r2r/", StringComparison.Ordinal) ? "ReadyToRun" : "IL";
     }
 
     private static (int ExitCode, string Output, TimeSpan Elapsed) Run(string workingDirectory, string arguments)
@@ -265,7 +287,7 @@ public sealed partial class AnalyzerReport
         var text = new StringBuilder();
         text.AppendLine("# Analyzer cost over the generated corpus").AppendLine();
         text.AppendLine(CultureInfo.InvariantCulture, $"Corpus: {lines:N0} lines in {files:N0} files (tests/TimeoutBudget.AnalyzerCorpus, seed 2026). Machine: {machine}. Measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC.").AppendLine();
-        text.AppendLine(CultureInfo.InvariantCulture, $"Command: `dotnet run -c Release --project tests/TimeoutBudget.AnalyzerCorpus -- measure` ({runs.Count} `--no-incremental` rebuilds of the corpus project with `-p:ReportAnalyzer=true`, after one unreported rebuild that warms the disk cache and, where the shared compiler server is on, the server; the verdicts use the medians).").AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"Command: `dotnet run -c Release --project tests/TimeoutBudget.AnalyzerCorpus -- measure` ({runs.Count} `--no-incremental` rebuilds of the corpus project with `-p:ReportAnalyzer=true`, after one unreported rebuild that warms the disk cache and, where the shared compiler server is on, the server; the verdicts use the medians). Our analyzer's image, as the compiler was handed it: {string.Join(", ", runs.Select(r => r.Image).Distinct())}.").AppendLine();
         text.AppendLine("| Rebuild | Build (s, wall clock) | All analyzers (s, summed) | TimeoutBudget.Analyzers (s) | Share of the build | CA2016 (s) | Ours ÷ CA2016 | Load average before |");
         text.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
         for (var i = 0; i < runs.Count; i++)
@@ -295,7 +317,7 @@ public sealed partial class AnalyzerReport
 }
 
 /// <summary>One measured rebuild: the compiler's analyzer table, the build's wall clock and the load average before it.</summary>
-public sealed record MeasuredRun(AnalyzerReport Report, TimeSpan Build, string Load)
+public sealed record MeasuredRun(AnalyzerReport Report, TimeSpan Build, string Load, string Image)
 {
     public double Ours => Report.Ours;
 

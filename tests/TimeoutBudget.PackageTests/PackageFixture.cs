@@ -60,6 +60,15 @@ public sealed class PackageFixture : IDisposable
         return reader.ReadToEnd();
     }
 
+    public byte[] ReadPackageBytes(string name)
+    {
+        using var zip = ZipFile.OpenRead(Package);
+        using var entry = zip.Entries.Single(e => e.FullName == name).Open();
+        using var bytes = new MemoryStream();
+        entry.CopyTo(bytes);
+        return bytes.ToArray();
+    }
+
     /// <summary>A new consumer project directory, with its own copy of the sources.</summary>
     public string CreateConsumer(string name)
     {
