@@ -52,11 +52,13 @@ internal static class BudgetMisuseRule
             CheckStart(start, ambient, model, sink);
         }
 
-        foreach (var call in scopes.Count == 0 ? Array.Empty<IInvocationOperation>() : model.Invocations)
+        // Scopes are in source order, so a call inside nested scopes is reported for the outermost (the sink keeps the first report
+        // at a location). Only the calls inside each scope's block are visited, not every call of the type once per scope.
+        foreach (var scope in scopes)
         {
-            foreach (var scope in scopes)
+            foreach (var call in scope.Block.Descendants().OfType<IInvocationOperation>())
             {
-                if (call.Syntax.SyntaxTree == scope.Block.Syntax.SyntaxTree && call.Syntax.SpanStart > scope.Start && scope.Block.Syntax.Span.Contains(call.Syntax.Span)
+                if (call.Syntax.SpanStart > scope.Start
                     && !SymbolEqualityComparer.Default.Equals(call.TargetMethod.ContainingType, types.Budget)
                     && Tokens.HowToPassToken(call, types) is { } fix)
                 {
@@ -64,7 +66,6 @@ internal static class BudgetMisuseRule
                     sink.Report(Descriptors.BudgetMisuse, call.Syntax.GetLocation(),
                         $"{Comparison.SentenceStart(CallTimeouts.Describe(call))} runs inside budget '{scope.Budget.Name}' but does not receive {scope.Budget.Name}.Token, so it keeps running after the budget expires",
                         null, properties);
-                    break;
                 }
             }
         }

@@ -91,11 +91,15 @@ public static partial class Program
                 <ProjectReference Include="{relativeRoot}/analyzers/TimeoutBudget.Analyzers/TimeoutBudget.Analyzers.csproj" OutputItemType="Analyzer" ReferenceOutputAssembly="false" />
               </ItemGroup>
               <!-- The image the package hands a build on this host (src/TimeoutBudget/build/TimeoutBudget.targets): ReadyToRun where one is made for it. -->
+              <PropertyGroup>
+                <CompilerRuntime>net$(BundledNETCoreAppPackageVersion.Substring(0, $(BundledNETCoreAppPackageVersion.IndexOf('.')))).0</CompilerRuntime>
+                <ReadyToRunAnalyzer>{relativeRoot}/analyzers/TimeoutBudget.Analyzers/bin/$(Configuration)/netstandard2.0/r2r/$(CompilerRuntime)/$(NETCoreSdkRuntimeIdentifier)/TimeoutBudget.Analyzers.dll</ReadyToRunAnalyzer>
+              </PropertyGroup>
               <Target Name="UseReadyToRunAnalyzer" AfterTargets="ResolveProjectReferences"
-                      Condition="'$(TimeoutBudgetReadyToRunAnalyzer)' != 'false' and '$(MSBuildRuntimeType)' == 'Core' and Exists('{relativeRoot}/analyzers/TimeoutBudget.Analyzers/bin/$(Configuration)/netstandard2.0/r2r/net$(BundledNETCoreAppPackageVersion.Substring(0, $(BundledNETCoreAppPackageVersion.IndexOf('.')))).0/$(NETCoreSdkRuntimeIdentifier)/TimeoutBudget.Analyzers.dll')">
+                      Condition="'$(TimeoutBudgetReadyToRunAnalyzer)' != 'false' and '$(MSBuildRuntimeType)' == 'Core' and Exists('$(ReadyToRunAnalyzer)')">
                 <ItemGroup>
                   <Analyzer Remove="@(Analyzer)" Condition="'%(Filename)' == 'TimeoutBudget.Analyzers'" />
-                  <Analyzer Include="{relativeRoot}/analyzers/TimeoutBudget.Analyzers/bin/$(Configuration)/netstandard2.0/r2r/net$(BundledNETCoreAppPackageVersion.Substring(0, $(BundledNETCoreAppPackageVersion.IndexOf('.')))).0/$(NETCoreSdkRuntimeIdentifier)/TimeoutBudget.Analyzers.dll" />
+                  <Analyzer Include="$(ReadyToRunAnalyzer)" />
                 </ItemGroup>
               </Target>
             </Project>
