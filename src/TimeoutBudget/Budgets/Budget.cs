@@ -223,7 +223,7 @@ public sealed class Budget : IDisposable
         get
         {
             var now = Time.GetTimestamp();
-            return now >= _deadlineTimestamp || CurrentCause == Cause.Expired ? TimeSpan.Zero : Time.GetElapsedTime(now, _deadlineTimestamp);
+            return now >= _deadlineTimestamp || CurrentCause == Cause.Expired ? TimeSpan.Zero : _options.Scheduler.Scale.Between(now, _deadlineTimestamp);
         }
     }
 
@@ -741,8 +741,10 @@ public sealed class Budget : IDisposable
             ? new Extras { Enclosing = enclosing, PlanNode = plan, Requested = requested }
             : null;
         var now = options.TimeProvider.GetTimestamp();
+        // Zero opens an expired root without touching the clock's scheduler; anything else is scheduled in it anyway.
+        var length = allotted <= TimeSpan.Zero ? 0 : options.Scheduler.Scale.ToTimestampTicks(allotted.Ticks, roundUp: false);
         return new Budget(layer, parent: null, allotted, reserve, options, extras, ambient: true, cancellationToken,
-            now, now + ToTimestampTicks(allotted, options.TimeProvider, roundUp: false));
+            now, AddSaturated(now, length));
     }
 
     private Budget OpenChild(string layer, TimeSpan timeout, TimeSpan reserve, BudgetPlanNode? plan, bool ambient, CancellationToken cancellationToken)
@@ -778,7 +780,9 @@ public sealed class Budget : IDisposable
             ThrowIfExpired();
         }
 
-        var remaining = now >= _deadlineTimestamp ? TimeSpan.Zero : Time.GetElapsedTime(now, _deadlineTimestamp);
+        // Integer arithmetic, exact for any frequency (see TimestampScale): the clock's frequency is not read again.
+        var scale = _options.Scheduler.Scale;
+        var remaining = scale.Between(now, _deadlineTimestamp);
         var window = remaining - Reserve;
         if (window < TimeSpan.Zero)
         {
@@ -804,11 +808,12 @@ public sealed class Budget : IDisposable
         var childReserve = reserve < granted ? reserve : TimeSpan.Zero;
 
         // Computed in clock ticks from the same instant, rounding the deductions up, so the child's deadline can never
-        // land after the parent's deadline minus reserve and margin, whatever the clock's frequency.
-        var latest = _deadlineTimestamp - ToTimestampTicks(Reserve + margin, Time, roundUp: true);
+        // land after the parent's deadline minus reserve and margin, whatever the clock's frequency. Reserve and margin
+        // are each at most the parent's allotment (49 days at most): their sum cannot overflow.
+        var latest = _deadlineTimestamp - scale.ToTimestampTicks((Reserve + margin).Ticks, roundUp: true);
         // Inside the parent's reserve tail the children's window has closed: the child is born expired, with its
         // deadline at the end of that window (already past), never at 'now'.
-        var deadline = Math.Min(now + ToTimestampTicks(granted, Time, roundUp: false), latest);
+        var deadline = Math.Min(AddSaturated(now, scale.ToTimestampTicks(granted.Ticks, roundUp: false)), latest);
         var requested = wantsAll ? granted : timeout;
         var extras = plan is not null || requested != granted ? new Extras { PlanNode = plan, Requested = requested } : null;
         return new Budget(layer, this, granted, childReserve, _options, extras, ambient, cancellationToken, now, deadline);
@@ -1145,17 +1150,9 @@ public sealed class Budget : IDisposable
         return count;
     }
 
-    private static long ToTimestampTicks(TimeSpan duration, TimeProvider time, bool roundUp)
-    {
-        if (duration <= TimeSpan.Zero)
-        {
-            return 0;
-        }
-
-        var exact = duration.Ticks * ((double)time.TimestampFrequency / TimeSpan.TicksPerSecond);
-        return (long)(roundUp ? Math.Ceiling(exact) : Math.Floor(exact));
-    }
-
+    /// <summary><paramref name="timestamp"/> + <paramref name="length"/> (both not negative), saturating at <see cref="long.MaxValue"/>.</summary>
+    private static long AddSaturated(long timestamp, long length) =>
+        length <= long.MaxValue - timestamp ? timestamp + length : long.MaxValue;
 
     private static void CheckTimeout(string layer, TimeSpan timeout)
     {

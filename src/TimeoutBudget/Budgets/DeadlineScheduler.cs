@@ -66,6 +66,7 @@ internal sealed class DeadlineScheduler
     private DeadlineScheduler(TimeProvider time, bool offload)
     {
         _time = time;
+        Scale = new TimestampScale(time.TimestampFrequency);
         _systemClock = ReferenceEquals(time, TimeProvider.System);
         _offload = offload;
 
@@ -88,6 +89,9 @@ internal sealed class DeadlineScheduler
             }
         }
     }
+
+    /// <summary>Converts between this clock's timestamps and <see cref="TimeSpan"/>s in integer arithmetic (its frequency is read once, here).</summary>
+    internal TimestampScale Scale { get; }
 
     /// <summary>How many deadlines are waiting (for tests).</summary>
     internal int Count
