@@ -40,6 +40,13 @@ public sealed class Budget : IDisposable
     private Budget? _previousSibling;
     private Budget? _nextSibling;
 
+    // For an ambient budget: the execution context of the flow it was opened on, just before and just after it became
+    // Current. While the flow's context is still the one after (nothing else on the flow has changed an AsyncLocal since),
+    // Dispose goes back to the one before: exactly the previous Current and every other AsyncLocal as they were, without
+    // allocating the new context (and value map) that writing the AsyncLocal back would.
+    private ExecutionContext? _contextBefore;
+    private ExecutionContext? _contextAfter;
+
     /// <summary>Whether this budget sits in its parent's list of live children. Written under the scheduler's lock.</summary>
     private bool _inParentList;
 
@@ -124,7 +131,14 @@ public sealed class Budget : IDisposable
 
         if (ambient)
         {
+            // Null while the flow is suppressed: then Dispose writes the AsyncLocal back, as it does on another flow.
+            var before = ExecutionContext.Capture();
             Ambient.Value = this;
+            if (before is not null)
+            {
+                _contextBefore = before;
+                _contextAfter = ExecutionContext.Capture();
+            }
         }
 
         options.Monitor?.Track(this);
@@ -677,15 +691,9 @@ public sealed class Budget : IDisposable
             state = seen;
         }
 
-        if ((state & State.Ambient) != 0 && ReferenceEquals(Ambient.Value, this))
+        if ((state & State.Ambient) != 0)
         {
-            var previous = Previous;
-            while (previous is not null && previous.IsDisposed)
-            {
-                previous = previous.Previous;
-            }
-
-            Ambient.Value = previous;
+            RestoreAmbient();
         }
 
         // Out of the scheduler and out of the parent's list in one lock hold (none when the timer took it off already).
@@ -698,6 +706,34 @@ public sealed class Budget : IDisposable
         {
             // That was the last scope: none of its work is still running (see EndScope).
             _options.Monitor?.Complete(this);
+        }
+    }
+
+    /// <summary>On the flow where this budget is still <see cref="Current"/>, makes the budget it replaced Current again.</summary>
+    private void RestoreAmbient()
+    {
+        var after = _contextAfter;
+        var before = _contextBefore;
+        _contextAfter = null;
+        _contextBefore = null;
+        if (after is not null && ReferenceEquals(ExecutionContext.Capture(), after))
+        {
+            // The flow's context is the one this budget's opening made, so nothing else changed since: the context before
+            // it holds the same values with the previous budget as Current (any budget in between disposed since is
+            // skipped by Current, as below), and going back to it allocates nothing.
+            ExecutionContext.Restore(before!);
+            return;
+        }
+
+        if (ReferenceEquals(Ambient.Value, this))
+        {
+            var previous = Previous;
+            while (previous is not null && previous.IsDisposed)
+            {
+                previous = previous.Previous;
+            }
+
+            Ambient.Value = previous;
         }
     }
 
