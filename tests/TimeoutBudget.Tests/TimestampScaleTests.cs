@@ -104,6 +104,26 @@ public sealed class TimestampScaleTests
     [Theory]
     [InlineData(1_000L)]
     [InlineData(3_579_545L)]
+    [InlineData(24_000_000L)]
+    [InlineData(999_999_937L)]
+    [InlineData(1_000_000_000L)]
+    public void A_new_root_has_all_of_a_whole_second_allotment_left_at_any_frequency(long frequency)
+    {
+        // Whole seconds are whole timestamp ticks at any frequency, so nothing may be lost on the way there and back. In
+        // floating point it was: at 3,579,545 Hz a fresh 40-day root reported one TimeSpan tick less than 40 days.
+        var clock = new ScaledClock(frequency);
+        var options = new BudgetOptions { TimeProvider = clock, MaxTimeout = BudgetOptions.MaxTimeoutLimit };
+        foreach (var timeout in new[] { TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10), TimeSpan.FromDays(1), TimeSpan.FromDays(40), BudgetOptions.MaxTimeoutLimit })
+        {
+            using var root = Budget.Start("root", timeout, options);
+            Assert.Equal(timeout, root.Remaining);
+            Assert.Equal(frequency * (long)timeout.TotalSeconds, root.DeadlineTimestamp - clock.GetTimestamp());
+        }
+    }
+
+    [Theory]
+    [InlineData(1_000L)]
+    [InlineData(3_579_545L)]
     [InlineData(1_000_000_000L)]
     public void Huge_and_infinite_roots_are_clamped_to_the_maximum_at_any_frequency(long frequency)
     {

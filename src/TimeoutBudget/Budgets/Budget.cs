@@ -40,12 +40,13 @@ public sealed class Budget : IDisposable
     private Budget? _previousSibling;
     private Budget? _nextSibling;
 
-    // For an ambient budget: the execution context of the flow it was opened on, just before and just after it became
-    // Current. While the flow's context is still the one after (nothing else on the flow has changed an AsyncLocal since),
-    // Dispose goes back to the one before: exactly the previous Current and every other AsyncLocal as they were, without
-    // allocating the new context (and value map) that writing the AsyncLocal back would.
-    private ExecutionContext? _contextBefore;
-    private ExecutionContext? _contextAfter;
+    // For an ambient budget: the execution context its opening made, in which it is Current. When a budget opens where
+    // the flow's context is still the one the previous Current's opening made (nothing else changed an AsyncLocal
+    // between the two), it records that (State.RestoresPreviousContext), and its Dispose, while the flow's context is
+    // still its own, goes back to the previous budget's context: the same values, without allocating the new context
+    // (and value map) that writing the AsyncLocal back would. One field, not two: a 16-B larger budget cost the
+    // 100,000-budget lateness run a gen-0 collection in every run.
+    private ExecutionContext? _context;
 
     /// <summary>Whether this budget sits in its parent's list of live children. Written under the scheduler's lock.</summary>
     private bool _inParentList;
@@ -79,6 +80,11 @@ public sealed class Budget : IDisposable
             // budget, so the plain writes cannot race a cancellation.
             var previous = Current;
             _state |= State.Ambient;
+            if (previous is not null && previous._context is { } previousContext && ReferenceEquals(ExecutionContext.Capture(), previousContext))
+            {
+                _state |= State.RestoresPreviousContext;
+            }
+
             if (ReferenceEquals(previous, parent))
             {
                 _state |= State.PreviousIsParent;
@@ -131,14 +137,10 @@ public sealed class Budget : IDisposable
 
         if (ambient)
         {
-            // Null while the flow is suppressed: then Dispose writes the AsyncLocal back, as it does on another flow.
-            var before = ExecutionContext.Capture();
             Ambient.Value = this;
-            if (before is not null)
-            {
-                _contextBefore = before;
-                _contextAfter = ExecutionContext.Capture();
-            }
+
+            // Null while the flow is suppressed: then Dispose writes the AsyncLocal back, as it does on another flow.
+            _context = ExecutionContext.Capture();
         }
 
         options.Monitor?.Track(this);
@@ -152,6 +154,7 @@ public sealed class Budget : IDisposable
         public const int Disposed = 1 << 4;
         public const int Ambient = 1 << 5;
         public const int PreviousIsParent = 1 << 6;
+        public const int RestoresPreviousContext = 1 << 7;
         public const int OneScope = 1 << 8;
     }
 
@@ -693,7 +696,7 @@ public sealed class Budget : IDisposable
 
         if ((state & State.Ambient) != 0)
         {
-            RestoreAmbient();
+            RestoreAmbient(state);
         }
 
         // Out of the scheduler and out of the parent's list in one lock hold (none when the timer took it off already).
@@ -710,18 +713,18 @@ public sealed class Budget : IDisposable
     }
 
     /// <summary>On the flow where this budget is still <see cref="Current"/>, makes the budget it replaced Current again.</summary>
-    private void RestoreAmbient()
+    private void RestoreAmbient(int state)
     {
-        var after = _contextAfter;
-        var before = _contextBefore;
-        _contextAfter = null;
-        _contextBefore = null;
-        if (after is not null && ReferenceEquals(ExecutionContext.Capture(), after))
+        var own = _context;
+        _context = null;
+        if (own is not null && (state & State.RestoresPreviousContext) != 0 && Previous?._context is { } previousContext &&
+            ReferenceEquals(ExecutionContext.Capture(), own))
         {
-            // The flow's context is the one this budget's opening made, so nothing else changed since: the context before
-            // it holds the same values with the previous budget as Current (any budget in between disposed since is
-            // skipped by Current, as below), and going back to it allocates nothing.
-            ExecutionContext.Restore(before!);
+            // The flow's context is the one this budget's opening made, which the previous budget's context became by
+            // that one write: going back to it is exactly writing the previous budget back (a budget in between disposed
+            // since is skipped by Current, as below), and allocates nothing. The previous budget's context is gone once
+            // it is disposed itself; then the write below does it.
+            ExecutionContext.Restore(previousContext);
             return;
         }
 
