@@ -54,7 +54,7 @@ public class TimeoutAnalyzer : DiagnosticAnalyzer
                 return;
             }
 
-            var texts = new FileTexts();
+            var texts = new FileTexts(start.Compilation.SyntaxTrees.Count());
             start.RegisterSymbolStartAction(
                 symbolStart =>
                 {

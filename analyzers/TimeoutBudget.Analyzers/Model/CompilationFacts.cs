@@ -15,7 +15,7 @@ internal sealed class CompilationFacts
     private CompilationFacts(Compilation compilation, AnalyzerOptions options, CancellationToken cancellationToken)
     {
         Types = KnownTypes.Resolve(compilation);
-        GeneratedCode = new GeneratedCode(Types.Lookup, options);
+        GeneratedCode = new GeneratedCode(Types.Lookup, options, compilation.SyntaxTrees.Count());
         var declarations = new Declarations(compilation);
         var files = ConfigurationFiles.Read(compilation, options, cancellationToken);
         Evaluator = new DurationEvaluator(Types, declarations, files.IsEmpty ? null : new ConfigurationReads(Types.Lookup, files, declarations));

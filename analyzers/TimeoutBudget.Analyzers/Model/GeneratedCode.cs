@@ -20,11 +20,12 @@ internal sealed class GeneratedCode
 {
     private readonly AnalyzerOptions _options;
     private readonly INamedTypeSymbol? _generatedCodeAttribute;
-    private readonly ConcurrentDictionary<SyntaxTree, bool> _trees = new();
+    private readonly ConcurrentDictionary<SyntaxTree, bool> _trees;
 
-    public GeneratedCode(TypeLookup lookup, AnalyzerOptions options)
+    public GeneratedCode(TypeLookup lookup, AnalyzerOptions options, int fileCount)
     {
         _options = options;
+        _trees = FileTexts.PerFile<bool>(fileCount);
         _generatedCodeAttribute = lookup.FindInBaseLibrary("System.CodeDom.Compiler.GeneratedCodeAttribute", "System");
     }
 
