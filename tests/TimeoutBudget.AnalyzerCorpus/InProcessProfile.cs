@@ -24,7 +24,9 @@ internal static class InProcessProfile
 {
     private const string Ca2016Analyzer = "Microsoft.NetCore.CSharp.Analyzers.Runtime.CSharpForwardCancellationTokenToInvocationsAnalyzer";
 
-    public static int Run(string root, string? projectArgument, int rounds)
+    /// <param name="only">Run only our analyzers ("tb"), only CA2016 ("ca") or neither ("none"), so that the bytes a round
+    /// allocates can be told apart by analyzer; null runs both.</param>
+    public static int Run(string root, string? projectArgument, int rounds, string? only = null)
     {
         var project = projectArgument ?? Path.Combine(root, "artifacts", "corpus", "Corpus.csproj");
         if (!File.Exists(project))
@@ -45,7 +47,13 @@ internal static class InProcessProfile
             .Where(t => !t.IsAbstract && typeof(DiagnosticAnalyzer).IsAssignableFrom(t) && t.GetCustomAttribute<DiagnosticAnalyzerAttribute>() is not null)
             .Select(t => (DiagnosticAnalyzer)Activator.CreateInstance(t)!)
             .ToImmutableArray();
-        var analyzers = ca2016 is null ? ours : ours.Add(ca2016);
+        var analyzers = only switch
+        {
+            "tb" => ours,
+            "ca" => ca2016 is null ? [] : [ca2016],
+            "none" => [],
+            _ => ca2016 is null ? ours : ours.Add(ca2016),
+        };
         var options = new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable, concurrentBuild: true)
             .WithSpecificDiagnosticOptions([new KeyValuePair<string, ReportDiagnostic>("CA2016", ReportDiagnostic.Warn)]);
         Console.WriteLine($"{trees.Count:N0} files, {references.Count} references, evaluated and parsed in {clock.Elapsed.TotalSeconds:F1} s; CA2016 {(ca2016 is null ? "not found" : "loaded")}.");
@@ -61,12 +69,27 @@ internal static class InProcessProfile
 
             var analysisOptions = new CompilationWithAnalyzersOptions(new AnalyzerOptions([]), onAnalyzerException: null, concurrentAnalysis: true, logAnalyzerExecutionTime: true, reportSuppressedDiagnostics: false);
             var analysisClock = Stopwatch.StartNew();
-            var result = CSharpCompilation.Create(compilation.AssemblyName, trees, references, options)
-                .WithAnalyzers(analyzers, analysisOptions)
-                .GetAnalysisResultAsync(CancellationToken.None).GetAwaiter().GetResult();
+            var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+            var fresh = CSharpCompilation.Create(compilation.AssemblyName, trees, references, options);
+            var result = analyzers.IsEmpty
+                ? null
+                : fresh.WithAnalyzers(analyzers, analysisOptions).GetAnalysisResultAsync(CancellationToken.None).GetAwaiter().GetResult();
+            if (result is null)
+            {
+                // Without analyzers, the same binding the driver does: every method body's diagnostics.
+                _ = fresh.GetDiagnostics();
+            }
+
             var analysis = analysisClock.Elapsed;
+            var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+            if (result is null)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"round {round}: bind {bind.TotalSeconds:F2} s, bind again without analyzers {analysis.TotalSeconds:F2} s, {allocated / 1048576.0:F0} MiB allocated"));
+                continue;
+            }
+
             var oursTime = result.AnalyzerTelemetryInfo.Where(p => ours.Contains(p.Key)).Aggregate(TimeSpan.Zero, (sum, p) => sum + p.Value.ExecutionTime);
-            var caTime = ca2016 is null ? TimeSpan.Zero : result.AnalyzerTelemetryInfo[ca2016].ExecutionTime;
+            var caTime = ca2016 is not null && result.AnalyzerTelemetryInfo.TryGetValue(ca2016, out var caInfo) ? caInfo.ExecutionTime : TimeSpan.Zero;
             var diagnostics = result.GetAllDiagnostics();
             if (round > 1)
             {
@@ -74,7 +97,7 @@ internal static class InProcessProfile
             }
 
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"round {round}: bind {bind.TotalSeconds:F2} s ({compileErrors} errors), bind+analyze {analysis.TotalSeconds:F2} s; TB {oursTime.TotalSeconds:F3} s ({diagnostics.Count(d => d.Id.StartsWith("TB", StringComparison.Ordinal)):N0} findings), CA2016 {caTime.TotalSeconds:F3} s ({diagnostics.Count(d => d.Id == "CA2016"):N0}), TB/CA2016 {(caTime > TimeSpan.Zero ? oursTime / caTime : double.NaN):F2}"));
+                $"round {round}: bind {bind.TotalSeconds:F2} s ({compileErrors} errors), bind+analyze {analysis.TotalSeconds:F2} s, {allocated / 1048576.0:F0} MiB allocated; TB {oursTime.TotalSeconds:F3} s ({diagnostics.Count(d => d.Id.StartsWith("TB", StringComparison.Ordinal)):N0} findings), CA2016 {caTime.TotalSeconds:F3} s ({diagnostics.Count(d => d.Id == "CA2016"):N0}), TB/CA2016 {(caTime > TimeSpan.Zero ? oursTime / caTime : double.NaN):F2}"));
         }
 
         if (steady.Count > 0)

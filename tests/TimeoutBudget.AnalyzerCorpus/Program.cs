@@ -38,9 +38,9 @@ public static partial class Program
                     args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : DefaultRebuilds,
                     ilOnly: args.Length > 3 && args[3] == "il");
             case "profile":
-                return InProcessProfile.Run(root, args.Length > 1 && args[1] != "-" ? Path.GetFullPath(args[1]) : null, args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 3);
+                return InProcessProfile.Run(root, args.Length > 1 && args[1] != "-" ? Path.GetFullPath(args[1]) : null, args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 3, args.Length > 3 ? args[3] : null);
             default:
-                Console.Error.WriteLine("usage: generate [dir] [lines] | measure [lines] [rebuilds] [il] | profile [project.csproj] [rounds]");
+                Console.Error.WriteLine("usage: generate [dir] [lines] | measure [lines] [rebuilds] [il] | profile [project.csproj|-] [rounds] [tb|ca|none]");
                 return 2;
         }
     }
