@@ -11,6 +11,7 @@ namespace TimeoutBudget.Tests.Soak;
 /// This one test uses the real clock on purpose: timers, their early firing and their races with disposal are what is under
 /// test, and a fake clock has none of them. It never sleeps to wait for an outcome; every wait inside is bounded.
 /// </remarks>
+[Collection(ProcessMemoryCollection.Name)]
 public sealed class BudgetSoakTests(ITestOutputHelper output)
 {
     [Fact]
