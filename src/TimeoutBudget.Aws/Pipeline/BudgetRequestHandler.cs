@@ -18,7 +18,7 @@ internal sealed class BudgetRequestHandler : PipelineHandler
         {
             base.InvokeSync(executionContext);
         }
-        catch (OperationCanceledException cancelled) when (scope.Attribute(cancelled, callerCancels: true) is { } attributed)
+        catch (Exception failure) when (scope.Attribute(failure, callerCancels: true) is { } attributed)
         {
             throw attributed;
         }
@@ -32,7 +32,7 @@ internal sealed class BudgetRequestHandler : PipelineHandler
         {
             return await base.InvokeAsync<T>(executionContext).ConfigureAwait(false);
         }
-        catch (OperationCanceledException cancelled) when (scope.Attribute(cancelled, callerCancels: true) is { } attributed)
+        catch (Exception failure) when (scope.Attribute(failure, callerCancels: true) is { } attributed)
         {
             throw attributed;
         }
@@ -62,7 +62,7 @@ internal sealed class BudgetAttemptHandler : PipelineHandler
         {
             base.InvokeSync(executionContext);
         }
-        catch (OperationCanceledException cancelled) when (scope.Attribute(cancelled, callerCancels: false) is { } attributed)
+        catch (Exception failure) when (scope.Attribute(failure, callerCancels: false) is { } attributed)
         {
             throw attributed;
         }
@@ -76,7 +76,7 @@ internal sealed class BudgetAttemptHandler : PipelineHandler
         {
             return await base.InvokeAsync<T>(executionContext).ConfigureAwait(false);
         }
-        catch (OperationCanceledException cancelled) when (scope.Attribute(cancelled, callerCancels: false) is { } attributed)
+        catch (Exception failure) when (scope.Attribute(failure, callerCancels: false) is { } attributed)
         {
             throw attributed;
         }
@@ -125,21 +125,33 @@ internal readonly struct BudgetTokenScope : IDisposable
     }
 
     /// <summary>
-    /// What a cancellation that ended the SDK call means: a budget's expiry (naming the innermost layer whose deadline
+    /// What a failure that ended the SDK call means: a budget's expiry (naming the innermost layer whose deadline
     /// passed), a budget's caller cancelling, or — with <paramref name="callerCancels"/> — the caller's own token; or null
     /// when none of these caused it (the SDK's own, left as it is).
     /// </summary>
     /// <remarks>
+    /// <para>
     /// The budget decides first, whatever token the caller passed: ASP.NET Core's <c>RequestAborted</c> behind
     /// <c>UseTimeoutBudget</c> is the request budget's own token, so it is cancelled by the very expiry being attributed.
+    /// </para>
+    /// <para>
+    /// A cancelled request can surface as a transport error rather than a cancellation (the socket is torn down under a
+    /// pending read), so any failure counts once the budget's token is cancelled; one an inner layer already attributed
+    /// is left as it is. The attributed exception never carries the transport's errors: the SDK retries a failure whose
+    /// chain holds a reset or aborted socket as a stale pooled connection, outside <c>MaxErrorRetry</c>, so with retries
+    /// off an expired attempt would be sent again.
+    /// </para>
     /// </remarks>
-    public Exception? Attribute(OperationCanceledException cancelled, bool callerCancels)
+    public Exception? Attribute(Exception failure, bool callerCancels)
     {
-        if (_budget is null)
+        if (_budget is null
+            || failure is BudgetExhaustedException or BudgetCancelledException
+            || (failure is not OperationCanceledException && !_budget.Token.IsCancellationRequested))
         {
             return null;
         }
 
+        var cancelled = WithoutTransportErrors(failure);
         if (_budget.AsExpiry(cancelled) is { } expired)
         {
             return expired;
@@ -154,9 +166,9 @@ internal readonly struct BudgetTokenScope : IDisposable
                 {
                     budget.ThrowIfExpired();
                 }
-                catch (Exception failure) when (failure is BudgetExhaustedException or BudgetCancelledException)
+                catch (Exception attributed) when (attributed is BudgetExhaustedException or BudgetCancelledException)
                 {
-                    return failure;
+                    return attributed;
                 }
             }
         }
@@ -165,6 +177,12 @@ internal readonly struct BudgetTokenScope : IDisposable
             ? new BudgetCancelledException(_budget.Layer, _budget.Path, _budget.Elapsed, _budget.Remaining, _original, cancelled)
             : null;
     }
+
+    /// <summary>The cancellation as the caller should see it: the failure itself when nothing hangs under it.</summary>
+    private OperationCanceledException WithoutTransportErrors(Exception failure) =>
+        failure is OperationCanceledException { InnerException: null } clean
+            ? clean
+            : new OperationCanceledException(failure.Message, (failure as OperationCanceledException)?.CancellationToken ?? _budget!.Token);
 
     public void Dispose()
     {

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using Amazon.Runtime;
 using Amazon.SQS;
 using Amazon.SQS.Model;
@@ -16,6 +17,16 @@ public sealed class AwsSdkIntegrationTests
             AuthenticationRegion = "us-east-1",
             Timeout = timeout,
             MaxErrorRetry = retries,
+        });
+
+    private static AmazonSQSClient Client(SlowHttpServer server, TimeSpan timeout, int retries, Func<CancellationToken, Exception> cancelledAs) =>
+        new(new BasicAWSCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"), new AmazonSQSConfig
+        {
+            ServiceURL = server.Url.ToString(),
+            AuthenticationRegion = "us-east-1",
+            Timeout = timeout,
+            MaxErrorRetry = retries,
+            HttpClientFactory = new TornDownOnCancel(cancelledAs),
         });
 
     private static SendMessageRequest Message => new() { QueueUrl = "http://127.0.0.1/000000000000/jobs", MessageBody = "integrity-run" };
@@ -82,6 +93,66 @@ public sealed class AwsSdkIntegrationTests
             await served.EndedTask.WaitAsync(TimeSpan.FromSeconds(30));
             Assert.True(served.Abandoned);
             Assert.True(served.Ended - served.Arrived < TimeSpan.FromSeconds(3), $"an attempt ran {served.Ended - served.Arrived}");
+        }
+    }
+
+    public static TheoryData<string> TornDownForms => new() { "cancellation over a reset socket", "transport error over an aborted socket" };
+
+    /// <summary>
+    /// Under load a cancelled request can fail with the socket's own error under (or instead of) the cancellation: the
+    /// form seen in CI, where an attempt that expired was sent again although retries were off. The SDK resends a failure
+    /// whose chain holds a reset or aborted socket as a stale pooled connection, outside MaxErrorRetry.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TornDownForms))]
+    public async Task An_attempt_that_expires_is_not_resent_as_a_stale_connection_when_its_socket_is_torn_down(string form)
+    {
+        AwsBudget.Register();
+        await using var server = new SlowHttpServer(TimeSpan.FromSeconds(10));
+        Func<CancellationToken, Exception> cancelledAs = form.StartsWith("cancellation", StringComparison.Ordinal)
+            ? token => new TaskCanceledException("The operation was canceled.", new IOException("Unable to read data from the transport connection.", new SocketException((int)SocketError.ConnectionReset)), token)
+            : _ => new HttpRequestException("An error occurred while sending the request.", new IOException("Unable to read data from the transport connection.", new SocketException((int)SocketError.ConnectionAborted)));
+        using var sqs = Client(server, TimeSpan.FromMilliseconds(4800), retries: 0, cancelledAs);
+
+        BudgetExhaustedException exception;
+        using (Budget.Start("wait", TimeSpan.FromMilliseconds(600)))
+        {
+            exception = await Assert.ThrowsAsync<BudgetExhaustedException>(() => sqs.SendMessageAsync(Message).WaitAsync(TimeSpan.FromSeconds(30)));
+        }
+
+        Assert.Equal("wait/aws-SendMessage/attempt", exception.Path);
+        var served = Assert.Single(server.Requests);
+        await served.EndedTask.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(served.Abandoned);
+        for (Exception? inner = exception; inner is not null; inner = inner.InnerException)
+        {
+            Assert.IsNotType<SocketException>(inner);
+            Assert.IsNotType<IOException>(inner);
+        }
+    }
+
+    /// <summary>The SDK's HTTP client, failing a cancelled request the way a torn-down socket can.</summary>
+    private sealed class TornDownOnCancel(Func<CancellationToken, Exception> cancelledAs) : HttpClientFactory
+    {
+        public override HttpClient CreateHttpClient(IClientConfig clientConfig) => new(new Handler(cancelledAs));
+
+        public override bool UseSDKHttpClientCaching(IClientConfig clientConfig) => false;
+
+        public override bool DisposeHttpClientsAfterUse(IClientConfig clientConfig) => true;
+
+        private sealed class Handler(Func<CancellationToken, Exception> cancelledAs) : DelegatingHandler(new SocketsHttpHandler())
+        {
+            protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+            {
+                try
+                {
+                    return await base.SendAsync(request, cancellationToken);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    throw cancelledAs(cancellationToken);
+                }
+            }
         }
     }
 }
