@@ -13,7 +13,9 @@ namespace TimeoutBudget;
 /// removes in O(log n), in a 4-ary heap. The timer is re-armed on insert only when the new deadline is the earliest, and never on
 /// removal: a timer that fires for a deadline no longer there just re-arms for the next one.</para>
 /// <para>A budget is expired only once the precise clock has reached its deadline: a timer that fires early (timers
-/// count whole milliseconds on a coarser clock) re-arms for the rest. Due budgets are taken off the heap a batch at a
+/// count whole milliseconds on a coarser clock) re-arms for the rest. The system clock has no such timer: a thread of
+/// its own (<see cref="PreciseDeadlineTimer"/>) waits for the deadline by the precise clock, because the runtime's
+/// timers fire on a coarse tick, milliseconds after it. Due budgets are taken off the heap a batch at a
 /// time and expired outside the lock, in deadline order (ties in the order they opened), so a long sweep never holds
 /// openers up for more than one batch.</para>
 /// <para>On the system clock, when more than one batch is due, the timer callback takes only the first: a sweep on the
@@ -37,8 +39,9 @@ internal sealed class DeadlineScheduler
     private static readonly ConditionalWeakTable<TimeProvider, DeadlineScheduler> Schedulers = new();
 
     private readonly TimeProvider _time;
-    private readonly bool _systemClock;
-    private readonly ITimer _timer;
+    // Every clock but the system's: the clock's own timer. The system clock: a thread waiting by the precise clock.
+    private readonly ITimer? _timer;
+    private readonly PreciseDeadlineTimer? _precise;
 #if NET9_0_OR_GREATER
     private readonly Lock _gate = new();
 #else
@@ -67,8 +70,13 @@ internal sealed class DeadlineScheduler
     {
         _time = time;
         Scale = new TimestampScale(time.TimestampFrequency);
-        _systemClock = ReferenceEquals(time, TimeProvider.System);
         _offload = offload;
+
+        if (ReferenceEquals(time, TimeProvider.System))
+        {
+            _precise = new PreciseDeadlineTimer(static state => ((DeadlineScheduler)state).OnTimer(), this);
+            return;
+        }
 
         // The scheduler outlives the flow that created it: its timer must not capture that flow's execution context.
         var restoreFlow = !ExecutionContext.IsFlowSuppressed();
@@ -92,6 +100,9 @@ internal sealed class DeadlineScheduler
 
     /// <summary>Converts between this clock's timestamps and <see cref="TimeSpan"/>s in integer arithmetic (its frequency is read once, here).</summary>
     internal TimestampScale Scale { get; }
+
+    /// <summary>The system clock's wake-up thread, or null for any other clock, which arms its own timer and never spins (for tests).</summary>
+    internal PreciseDeadlineTimer? PreciseTimer => _precise;
 
     /// <summary>How many deadlines are waiting (for tests).</summary>
     internal int Count
@@ -342,12 +353,19 @@ internal sealed class DeadlineScheduler
 
     private void Arm(long deadline, long now, bool early)
     {
-        var wait = _time.GetElapsedTime(now, deadline);
-        if (_systemClock || early)
+        if (_precise is not null)
         {
-            // The system timer counts whole milliseconds on a coarse clock and would fire up to one early, only to
-            // re-arm: round up. After an early firing every clock gets whole milliseconds, so the rest, however
-            // little, is never rounded down to a zero due time.
+            // The system clock: the thread waits for the deadline itself, by the same clock as the deadline.
+            _precise.ArmAt(deadline);
+            return;
+        }
+
+        var wait = _time.GetElapsedTime(now, deadline);
+        if (early)
+        {
+            // A timer that fired early may count whole milliseconds on a coarse clock: after an early firing every
+            // clock gets whole milliseconds, rounded up, so the rest, however little, is never rounded down to a zero
+            // due time.
             var milliseconds = Math.Ceiling(wait.TotalMilliseconds);
             wait = TimeSpan.FromMilliseconds(milliseconds < 1 ? 1 : milliseconds);
         }
@@ -357,7 +375,7 @@ internal sealed class DeadlineScheduler
             wait = TimeSpan.FromTicks(1);
         }
 
-        _timer.Change(wait, Timeout.InfiniteTimeSpan);
+        _timer!.Change(wait, Timeout.InfiniteTimeSpan);
     }
 
     private void RemoveAt(int index)
