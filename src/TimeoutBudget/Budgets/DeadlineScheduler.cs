@@ -42,6 +42,7 @@ internal sealed class DeadlineScheduler
     // Every clock but the system's: the clock's own timer. The system clock: a thread waiting by the precise clock.
     private readonly ITimer? _timer;
     private readonly PreciseDeadlineTimer? _precise;
+    private readonly bool _systemClock;
 #if NET9_0_OR_GREATER
     private readonly Lock _gate = new();
 #else
@@ -72,8 +73,10 @@ internal sealed class DeadlineScheduler
         Scale = new TimestampScale(time.TimestampFrequency);
         _offload = offload;
 
-        if (ReferenceEquals(time, TimeProvider.System))
+        _systemClock = ReferenceEquals(time, TimeProvider.System);
+        if (_systemClock && !OperatingSystem.IsBrowser() && !OperatingSystem.IsWasi())
         {
+            // Where threads exist (not single-threaded WebAssembly, which keeps the runtime timer below).
             _precise = new PreciseDeadlineTimer(static state => ((DeadlineScheduler)state).OnTimer(), this);
             return;
         }
@@ -361,11 +364,11 @@ internal sealed class DeadlineScheduler
         }
 
         var wait = _time.GetElapsedTime(now, deadline);
-        if (early)
+        if (_systemClock || early)
         {
-            // A timer that fired early may count whole milliseconds on a coarse clock: after an early firing every
-            // clock gets whole milliseconds, rounded up, so the rest, however little, is never rounded down to a zero
-            // due time.
+            // The system timer (where the precise thread is unavailable) counts whole milliseconds on a coarse clock
+            // and would fire up to one early, only to re-arm: round up. After an early firing every clock gets whole
+            // milliseconds, so the rest, however little, is never rounded down to a zero due time.
             var milliseconds = Math.Ceiling(wait.TotalMilliseconds);
             wait = TimeSpan.FromMilliseconds(milliseconds < 1 ? 1 : milliseconds);
         }

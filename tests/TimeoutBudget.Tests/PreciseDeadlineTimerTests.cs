@@ -1,0 +1,174 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.Extensions.Time.Testing;
+
+namespace TimeoutBudget.Tests;
+
+/// <summary>
+/// Issue 15, sixth slice: the system clock's scheduler waits on a thread of its own by the precise clock and spins the
+/// last <see cref="PreciseDeadlineTimer.SpinTicks"/> to a deadline; every other clock keeps its own timer and never
+/// spins. The decision is tested as a function; the thread only with deadlines already due or within the spin, and a
+/// hang guard, never by waiting out a duration.
+/// </summary>
+public sealed class PreciseDeadlineTimerTests
+{
+    private const long TicksPerMs = 1_000_000;
+    private const long Spin = 100_000;
+    private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(30);
+
+    [Theory]
+    [InlineData(1_000, 2_000)] // already past
+    [InlineData(1_000, 1_000)] // exactly now
+    [InlineData(1_000 + Spin, 1_000)] // the spin's bound itself
+    [InlineData(1_000 + 1, 1_000)]
+    public void A_deadline_due_or_within_the_spin_ends_the_wait(long due, long now) =>
+        Assert.Equal(0, PreciseDeadlineTimer.WaitMilliseconds(due, now, TicksPerMs, Spin));
+
+    [Theory]
+    [InlineData(Spin + 1, 1)] // just beyond the spin: a millisecond, then look again
+    [InlineData(TicksPerMs - 1, 1)]
+    [InlineData(TicksPerMs, 1)]
+    [InlineData((3 * TicksPerMs) / 2, 1)] // 1.5 ms: wake inside the deadline's last millisecond, not after it
+    [InlineData((5 * TicksPerMs) - 1, 4)]
+    [InlineData(5 * TicksPerMs, 5)]
+    [InlineData(long.MaxValue - 1, int.MaxValue)] // ~292 years: clamped, and the thread looks again after 24 days
+    public void A_later_deadline_waits_the_whole_milliseconds_before_it_rounded_down(long left, int expected) =>
+        Assert.Equal(expected, PreciseDeadlineTimer.WaitMilliseconds(left, 0, TicksPerMs, Spin));
+
+    [Fact]
+    public void Nothing_armed_waits_until_pulsed() =>
+        Assert.Equal(Timeout.Infinite, PreciseDeadlineTimer.WaitMilliseconds(long.MaxValue, 0, TicksPerMs, Spin));
+
+    [Fact]
+    public void A_wait_never_reaches_past_the_deadline_and_ends_only_within_the_spin()
+    {
+        // Every remaining time from 0 to 20 ms in 7-µs steps, at Linux's frequency and Windows' (10^7).
+        foreach (var (perMs, spin) in new[] { (TicksPerMs, Spin), (10_000L, 1_000L) })
+        {
+            for (var left = 0L; left <= 20 * perMs; left += perMs / 143)
+            {
+                var wait = PreciseDeadlineTimer.WaitMilliseconds(1_000_000_000 + left, 1_000_000_000, perMs, spin);
+                Assert.Equal(left <= spin, wait == 0);
+                if (left > perMs)
+                {
+                    Assert.True(wait * perMs <= left, $"a wait of {wait} ms for {left} ticks would end after the deadline");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Only_the_system_clock_has_the_thread_and_a_fake_clock_never_spins()
+    {
+        Assert.NotNull(DeadlineScheduler.For(TimeProvider.System).PreciseTimer);
+        Assert.Null(DeadlineScheduler.For(new FakeTimeProvider()).PreciseTimer);
+        Assert.Null(DeadlineScheduler.For(new HandFiredClock()).PreciseTimer);
+    }
+
+    [Fact]
+    public void A_fake_timer_firing_within_the_spin_of_the_deadline_rearms_instead_of_spinning()
+    {
+        // A spin on a fake clock would never end (the clock stands still): the early firing must re-arm and return.
+        var clock = new HandFiredClock();
+        using var root = Budget.Start("api", TimeSpan.FromMilliseconds(40), new BudgetOptions { TimeProvider = clock, Margin = BudgetMargin.None });
+        clock.Advance(TimeSpan.FromMilliseconds(40) - TimeSpan.FromTicks(500)); // 50 µs early, within the system clock's spin
+        clock.FireAll();
+        Assert.False(root.Token.IsCancellationRequested);
+        Assert.Equal(TimeSpan.FromMilliseconds(1), clock.LastDue);
+
+        clock.Advance(TimeSpan.FromTicks(500));
+        clock.FireAll();
+        Assert.True(root.Token.IsCancellationRequested);
+    }
+
+    [Fact]
+    public void Advancing_a_fake_clock_by_less_than_the_spin_fires_exactly_the_due_budgets_in_deadline_order()
+    {
+        // Deadlines 30 µs apart, closer than the system clock's spin: the fake clock alone decides, one step at a time.
+        var clock = new FakeTimeProvider();
+        using var root = Budget.Start("request", TimeSpan.FromMinutes(1), new BudgetOptions { TimeProvider = clock, Margin = BudgetMargin.None });
+        var fired = new List<int>();
+        var budgets = new List<Budget>();
+        foreach (var i in new[] { 3, 0, 4, 1, 2 })
+        {
+            var budget = root.DetachedChild("call", TimeSpan.FromMilliseconds(10) + TimeSpan.FromTicks(300 * i));
+            budget.Token.Register(() => fired.Add(i));
+            budgets.Add(budget);
+        }
+
+        clock.Advance(TimeSpan.FromMilliseconds(10) + TimeSpan.FromTicks(299));
+        Assert.Equal([0], fired);
+        clock.Advance(TimeSpan.FromTicks(1));
+        Assert.Equal([0, 1], fired);
+        clock.Advance(TimeSpan.FromTicks(900));
+        Assert.Equal([0, 1, 2, 3, 4], fired);
+        budgets.ForEach(b => b.Dispose());
+    }
+
+    [Fact]
+    public void A_deadline_already_due_fires_once_on_the_thread_pool()
+    {
+        var fired = new ConcurrentQueue<bool>();
+        using var done = new SemaphoreSlim(0);
+        using var timer = new PreciseDeadlineTimer(_ => { fired.Enqueue(Thread.CurrentThread.IsThreadPoolThread); done.Release(); }, new object());
+
+        timer.ArmAt(Stopwatch.GetTimestamp() - 1);
+        Assert.True(done.Wait(HangGuard));
+        Assert.Equal(new[] { true }, fired.ToArray());
+        Assert.Equal(1, timer.Firings);
+    }
+
+    [Fact]
+    public void An_earlier_deadline_wakes_a_thread_waiting_for_a_later_one()
+    {
+        using var done = new SemaphoreSlim(0);
+        using var timer = new PreciseDeadlineTimer(_ => done.Release(), new object());
+        timer.ArmAt(Stopwatch.GetTimestamp() + Stopwatch.Frequency * 3600);
+
+        timer.ArmAt(Stopwatch.GetTimestamp());
+        Assert.True(done.Wait(HangGuard), "the hour-long wait was not cut short");
+        Assert.Equal(1, timer.Firings);
+    }
+
+    [Fact]
+    public void Deadlines_within_the_spin_fire_no_earlier_than_due_by_the_precise_clock()
+    {
+        long firedAt = 0;
+        using var done = new SemaphoreSlim(0);
+        using var timer = new PreciseDeadlineTimer(_ => { Volatile.Write(ref firedAt, Stopwatch.GetTimestamp()); done.Release(); }, new object());
+        for (var i = 0; i < 50; i++)
+        {
+            // 0 to 98 % of the spin ahead: no wait at all, only the spin (unless the thread is descheduled past it).
+            var due = Stopwatch.GetTimestamp() + (PreciseDeadlineTimer.SpinTicks * (i % 50) / 51);
+            timer.ArmAt(due);
+            Assert.True(done.Wait(HangGuard));
+            Assert.True(Volatile.Read(ref firedAt) >= due, $"fired {Volatile.Read(ref firedAt) - due} ticks before the deadline");
+        }
+
+        Assert.Equal(50, timer.Firings);
+    }
+
+    [Fact]
+    public async Task A_system_clock_budget_expires_no_earlier_than_its_deadline_by_the_precise_clock()
+    {
+        var expired = new ConcurrentQueue<(long At, long Deadline)>();
+        var budgets = Enumerable.Range(0, 20).Select(i => Budget.Start("api", TimeSpan.FromTicks(1_000 + (700 * i)))).ToList();
+        var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        foreach (var budget in budgets)
+        {
+            var deadline = budget.DeadlineTimestamp;
+            budget.Token.UnsafeRegister(_ =>
+            {
+                expired.Enqueue((Stopwatch.GetTimestamp(), deadline));
+                if (expired.Count == budgets.Count)
+                {
+                    all.TrySetResult();
+                }
+            }, null);
+        }
+
+        await all.Task.WaitAsync(HangGuard);
+        Assert.All(expired, e => Assert.True(e.At >= e.Deadline, $"expired {e.Deadline - e.At} ticks early"));
+        budgets.ForEach(b => b.Dispose());
+    }
+}
