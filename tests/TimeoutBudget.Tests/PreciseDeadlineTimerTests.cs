@@ -14,6 +14,7 @@ public sealed class PreciseDeadlineTimerTests
 {
     private const long TicksPerMs = 1_000_000;
     private const long Spin = 100_000;
+    private const long LongAgo = -10 * TicksPerMs;
     private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(30);
 
     [Theory]
@@ -22,7 +23,7 @@ public sealed class PreciseDeadlineTimerTests
     [InlineData(1_000 + Spin, 1_000)] // the spin's bound itself
     [InlineData(1_000 + 1, 1_000)]
     public void A_deadline_due_or_within_the_spin_ends_the_wait(long due, long now) =>
-        Assert.Equal(0, PreciseDeadlineTimer.WaitMilliseconds(due, now, TicksPerMs, Spin));
+        Assert.Equal(0, PreciseDeadlineTimer.WaitMilliseconds(due, now, LongAgo, TicksPerMs, Spin, TicksPerMs));
 
     [Theory]
     [InlineData(Spin + 1, 1)] // just beyond the spin: a millisecond, then look again
@@ -33,11 +34,27 @@ public sealed class PreciseDeadlineTimerTests
     [InlineData(5 * TicksPerMs, 5)]
     [InlineData(long.MaxValue - 1, int.MaxValue)] // ~292 years: clamped, and the thread looks again after 24 days
     public void A_later_deadline_waits_the_whole_milliseconds_before_it_rounded_down(long left, int expected) =>
-        Assert.Equal(expected, PreciseDeadlineTimer.WaitMilliseconds(left, 0, TicksPerMs, Spin));
+        Assert.Equal(expected, PreciseDeadlineTimer.WaitMilliseconds(left, 0, LongAgo, TicksPerMs, Spin, TicksPerMs));
+
+    [Theory]
+    [InlineData(0, 1)] // fired just now: a whole millisecond, even for a deadline already due
+    [InlineData(1, 1)]
+    [InlineData(TicksPerMs - 1, 1)] // the rest of the gap, rounded up: never a spin inside it
+    [InlineData(TicksPerMs / 2, 1)]
+    public void Within_a_millisecond_of_the_last_firing_even_a_due_deadline_waits_for_the_gap_to_end(long sinceFiring, int expected)
+    {
+        const long now = 50 * TicksPerMs;
+        Assert.Equal(expected, PreciseDeadlineTimer.WaitMilliseconds(now - 1, now, now - sinceFiring, TicksPerMs, Spin, TicksPerMs));
+        Assert.Equal(expected, PreciseDeadlineTimer.WaitMilliseconds(now + (Spin / 2), now, now - sinceFiring, TicksPerMs, Spin, TicksPerMs));
+    }
+
+    [Fact]
+    public void A_millisecond_after_the_last_firing_a_due_deadline_fires_at_once() =>
+        Assert.Equal(0, PreciseDeadlineTimer.WaitMilliseconds(99, 100 + TicksPerMs, 100, TicksPerMs, Spin, TicksPerMs));
 
     [Fact]
     public void Nothing_armed_waits_until_pulsed() =>
-        Assert.Equal(Timeout.Infinite, PreciseDeadlineTimer.WaitMilliseconds(long.MaxValue, 0, TicksPerMs, Spin));
+        Assert.Equal(Timeout.Infinite, PreciseDeadlineTimer.WaitMilliseconds(long.MaxValue, 0, LongAgo, TicksPerMs, Spin, TicksPerMs));
 
     [Fact]
     public void A_wait_never_reaches_past_the_deadline_and_ends_only_within_the_spin()
@@ -47,7 +64,7 @@ public sealed class PreciseDeadlineTimerTests
         {
             for (var left = 0L; left <= 20 * perMs; left += perMs / 143)
             {
-                var wait = PreciseDeadlineTimer.WaitMilliseconds(1_000_000_000 + left, 1_000_000_000, perMs, spin);
+                var wait = PreciseDeadlineTimer.WaitMilliseconds(1_000_000_000 + left, 1_000_000_000, 0, perMs, spin, perMs);
                 Assert.Equal(left <= spin, wait == 0);
                 if (left > perMs)
                 {
@@ -151,8 +168,11 @@ public sealed class PreciseDeadlineTimerTests
     [Fact]
     public async Task A_system_clock_budget_expires_no_earlier_than_its_deadline_by_the_precise_clock()
     {
+        // Detached children of one root: each ends by its own deadline alone (a root started inside another budget's
+        // scope would also end with that budget).
         var expired = new ConcurrentQueue<(long At, long Deadline)>();
-        var budgets = Enumerable.Range(0, 20).Select(i => Budget.Start("api", TimeSpan.FromTicks(1_000 + (700 * i)))).ToList();
+        using var root = Budget.Start("request", TimeSpan.FromMinutes(1), new BudgetOptions { Margin = BudgetMargin.None });
+        var budgets = Enumerable.Range(0, 20).Select(i => root.DetachedChild("api", TimeSpan.FromTicks(1_000 + (700 * i)))).ToList();
         var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         foreach (var budget in budgets)
         {
