@@ -8,10 +8,10 @@ namespace TimeoutBudget;
 /// </summary>
 /// <remarks>
 /// <para>Why not a <see cref="TimeProvider.System"/> timer: the runtime's timer queue decides what is due by
-/// <see cref="Environment.TickCount64"/>, which on Linux is a coarse clock (it moved every ~4 ms on the project's
+/// <see cref="Environment.TickCount64"/>, which on Linux is a coarse clock (it moved about every 5 ms on the project's
 /// machine). A timer chained from its own callback for the next deadline, the scheduler's pattern, therefore fires on
 /// that coarse tick: measured 2.0 ms late at the median and 4.5 ms at p99 for deadlines 1 ms apart, where a timed wait
-/// on a monitor (which the kernel times by the precise clock) was 0.6 ms late at the median and 1.1 ms at p99 — and
+/// (which the kernel times by the precise clock) was 0.6 ms late at the median and 1.1–1.9 ms at p99 — and
 /// never early in either case, while raw timers fired early for 64–72 % of the same deadlines (issue 15, sixth slice,
 /// docs/performance.md).</para>
 /// <para>The callback runs on the thread pool, as a timer's does, so a token callback that blocks holds up one pool
@@ -32,7 +32,7 @@ internal sealed class PreciseDeadlineTimer : IDisposable
 
     // At most one firing per millisecond, as the runtime's own timers count: with 100,000 deadlines a second, firing
     // (and spinning) for each deadline as it came burnt 2.2 s of CPU in a 2-s window, mostly thread-pool workers woken
-    // for a handful of budgets each, against 0.42 s for the runtime timer (issue 15, sixth slice). After a firing, what
+    // for a handful of budgets each, against 0.35–0.42 s for the runtime timer (issue 15, sixth slice). After a firing, what
     // comes due within the millisecond waits for the next one, together.
     private static readonly long GapTicks = TicksPerMillisecond;
 
@@ -43,7 +43,6 @@ internal sealed class PreciseDeadlineTimer : IDisposable
     // The precise timestamp to fire at (Stopwatch's, which TimeProvider.System reads), or long.MaxValue when disarmed.
     private long _due = long.MaxValue;
     private bool _disposed;
-    private int _spins;
     private int _firings;
 
     /// <summary>Starts the thread, disarmed.</summary>
@@ -62,9 +61,6 @@ internal sealed class PreciseDeadlineTimer : IDisposable
         // The thread outlives the flow that created it: it must not capture that flow's execution context.
         thread.UnsafeStart(this);
     }
-
-    /// <summary>How many times the thread spun to a deadline instead of waiting (for tests).</summary>
-    internal int Spins => Volatile.Read(ref _spins);
 
     /// <summary>How many times the callback was queued (for tests).</summary>
     internal int Firings => Volatile.Read(ref _firings);
@@ -162,7 +158,6 @@ internal sealed class PreciseDeadlineTimer : IDisposable
             // At most SpinTicks: never past the deadline, and the callback reads the clock again before expiring anything.
             if (Stopwatch.GetTimestamp() < due)
             {
-                Interlocked.Increment(ref _spins);
                 var spinner = default(SpinWait);
                 while (Stopwatch.GetTimestamp() < due)
                 {
