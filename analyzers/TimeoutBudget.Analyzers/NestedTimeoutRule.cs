@@ -31,7 +31,7 @@ internal static class NestedTimeoutRule
             }
         }
 
-        foreach (var invocation in model.CallsWhere(call => Tokens.CanTakeOne(call, model.Types)))
+        foreach (var invocation in model.CallsTakingAToken)
         {
             foreach (var token in Tokens.Arguments(invocation, model.Types))
             {
@@ -113,7 +113,7 @@ internal static class NestedTimeoutRule
             return;
         }
 
-        foreach (var invocation in model.CallsWhere(call => Tokens.CanTakeOne(call, model.Types)))
+        foreach (var invocation in model.CallsTakingAToken)
         {
             var tokens = Tokens.Arguments(invocation, model.Types).Where(t => t.Kind != TokenKind.None).ToList();
             if (tokens.Count == 0 || requests.For(invocation, out var handler) is not { } request || handler is null)

@@ -33,14 +33,24 @@ internal sealed class DiagnosticSink
     /// </summary>
     public void ReportComparison(DiagnosticDescriptor descriptor, Location location, string message, IEnumerable<Location> related, ImmutableDictionary<string, string?>? properties, params Duration[] values)
     {
-        var configured = values.Where(v => v.Configured is not null).Select(v => v.Configured!.Location).ToList();
-        if (configured.Count > 0 && (descriptor == Descriptors.InnerTimeoutNotShorter || descriptor == Descriptors.RetryScheduleDoesNotFit))
+        var locations = new List<Location>(related);
+        var configured = false;
+        foreach (var value in values)
         {
-            ReportWithLocations(Descriptors.ConfiguredTimeoutsMisaligned, location, message, related.Concat(configured).ToList(), properties?.Remove(Margins.InnerIsAdditionalProperty));
+            if (value.Configured is { } read)
+            {
+                locations.Add(read.Location);
+                configured = true;
+            }
+        }
+
+        if (configured && (descriptor == Descriptors.InnerTimeoutNotShorter || descriptor == Descriptors.RetryScheduleDoesNotFit))
+        {
+            ReportWithLocations(Descriptors.ConfiguredTimeoutsMisaligned, location, message, locations, properties?.Remove(Margins.InnerIsAdditionalProperty));
             return;
         }
 
-        ReportWithLocations(descriptor, location, message, related.Concat(configured).ToList(), properties);
+        ReportWithLocations(descriptor, location, message, locations, properties);
     }
 
     public void ReportWithLocations(DiagnosticDescriptor descriptor, Location location, string message, IReadOnlyList<Location> related, ImmutableDictionary<string, string?>? properties = null)
@@ -54,7 +64,15 @@ internal sealed class DiagnosticSink
 
         // A location in another compilation's tree (a value in a file the analyzer was not handed) cannot be reported; a place in
         // a configuration file can.
-        var additional = related.Where(l => l.IsInSource || l.Kind == LocationKind.ExternalFile).ToArray();
+        var additional = new List<Location>(related.Count);
+        foreach (var place in related)
+        {
+            if (place.IsInSource || place.Kind == LocationKind.ExternalFile)
+            {
+                additional.Add(place);
+            }
+        }
+
         _context.ReportDiagnostic(Diagnostic.Create(descriptor, location, additional, properties, message));
     }
 }

@@ -22,5 +22,5 @@ internal sealed class FileTexts
         new(concurrencyLevel: 16, capacity: Math.Max(fileCount, 31));
 
     public string Of(SyntaxTree tree, CancellationToken cancellationToken) =>
-        _texts.GetOrAdd(tree, t => t.GetText(cancellationToken).ToString());
+        _texts.TryGetValue(tree, out var text) ? text : _texts.GetOrAdd(tree, t => t.GetText(cancellationToken).ToString());
 }

@@ -21,16 +21,19 @@ internal sealed class GeneratedCode
     private readonly AnalyzerOptions _options;
     private readonly INamedTypeSymbol? _generatedCodeAttribute;
     private readonly ConcurrentDictionary<SyntaxTree, bool> _trees;
+    private readonly Func<SyntaxTree, bool> _isGeneratedFile;
 
     public GeneratedCode(TypeLookup lookup, AnalyzerOptions options, int fileCount)
     {
         _options = options;
         _trees = FileTexts.PerFile<bool>(fileCount);
+        // Once: a method group passed to GetOrAdd is a new delegate on every call, and this runs for every operation collected.
+        _isGeneratedFile = IsGeneratedFile;
         _generatedCodeAttribute = lookup.FindInBaseLibrary("System.CodeDom.Compiler.GeneratedCodeAttribute", "System");
     }
 
     /// <summary>Whether the file is generated as a whole.</summary>
-    public bool IsGenerated(SyntaxTree? tree) => tree is not null && _trees.GetOrAdd(tree, IsGeneratedFile);
+    public bool IsGenerated(SyntaxTree? tree) => tree is not null && (_trees.TryGetValue(tree, out var generated) ? generated : _trees.GetOrAdd(tree, _isGeneratedFile));
 
     /// <summary>Whether the symbol (a type, a member) or a type around it is marked <c>[GeneratedCode]</c>.</summary>
     public bool IsMarkedGenerated(ISymbol? symbol)

@@ -30,6 +30,7 @@ internal sealed class TypeTimeoutModel
     private List<IInvocationOperation> _invocations = new();
     private IReadOnlyList<IInvocationOperation>? _orderedInvocations;
     private IReadOnlyList<TimedWait>? _timedWaits;
+    private IReadOnlyList<IInvocationOperation>? _callsTakingAToken;
 
     public TypeTimeoutModel(INamedTypeSymbol type, KnownTypes types, DurationEvaluator evaluator, RequestTimeouts? requestTimeouts = null, NamedClients? namedClients = null)
     {
@@ -54,8 +55,24 @@ internal sealed class TypeTimeoutModel
     public void AddInvocation(IInvocationOperation invocation) => _records.Enqueue(new Record(RecordKind.Invocation, invocation, null, null));
 
     /// <summary>Every timed wait in the type, in source order, recognised once for all rules.</summary>
-    public IReadOnlyList<TimedWait> TimedWaits =>
-        _timedWaits ??= CallsWhere(TimedWait.CanBeOne).Select(invocation => TimedWait.TryCreate(invocation, this)).Where(wait => wait is not null).Select(wait => wait!).ToList();
+    public IReadOnlyList<TimedWait> TimedWaits => _timedWaits ??= FindTimedWaits();
+
+    /// <summary>Every call whose callee has a token parameter, in source order: two comparisons start from these.</summary>
+    public IReadOnlyList<IInvocationOperation> CallsTakingAToken => _callsTakingAToken ??= CallsWhere(call => Tokens.CanTakeOne(call, Types));
+
+    private List<TimedWait> FindTimedWaits()
+    {
+        var waits = new List<TimedWait>();
+        foreach (var invocation in CallsWhere(TimedWait.CanBeOne))
+        {
+            if (TimedWait.TryCreate(invocation, this) is { } wait)
+            {
+                waits.Add(wait);
+            }
+        }
+
+        return waits;
+    }
 
     /// <summary>
     /// Every call in the type in source order, read once all members have been analyzed: the order operation actions ran in
@@ -70,13 +87,21 @@ internal sealed class TypeTimeoutModel
     /// </summary>
     public IReadOnlyList<IInvocationOperation> CallsWhere(Func<IInvocationOperation, bool> canStartFrom)
     {
-        if (_orderedInvocations is not null)
+        List<IInvocationOperation>? matching = null;
+        foreach (var invocation in _orderedInvocations ?? _invocations)
         {
-            return _orderedInvocations.Where(canStartFrom).ToList();
+            if (canStartFrom(invocation))
+            {
+                (matching ??= new List<IInvocationOperation>()).Add(invocation);
+            }
         }
 
-        var matching = _invocations.Where(canStartFrom).ToList();
-        return matching.Count < 2 ? matching : SourceOrder.Sort(matching, call => call.Syntax);
+        if (matching is null)
+        {
+            return Array.Empty<IInvocationOperation>();
+        }
+
+        return matching.Count < 2 || _orderedInvocations is not null ? matching : SourceOrder.Sort(matching, call => call.Syntax);
     }
 
     /// <summary>
@@ -85,7 +110,7 @@ internal sealed class TypeTimeoutModel
     /// </summary>
     public void Freeze()
     {
-        var invocations = new List<IInvocationOperation>();
+        var invocations = new List<IInvocationOperation>(_records.Count);
         Dictionary<(object Root, string Path), List<WrittenValue>>? values = null;
         foreach (var record in _records)
         {
