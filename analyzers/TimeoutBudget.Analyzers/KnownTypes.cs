@@ -72,9 +72,11 @@ internal sealed class KnownTypes
             return false;
         }
 
-        for (var current = type; current is not null; current = current.BaseType)
+        // Along the definitions: the base of a constructed generic type (List<Uri>) is substituted on first use, an allocation
+        // per constructed type, while a definition's base is already there; both lead to the same definitions.
+        for (var current = type?.OriginalDefinition; current is not null; current = current.BaseType?.OriginalDefinition)
         {
-            if (SymbolEqualityComparer.Default.Equals(current.OriginalDefinition, baseType))
+            if (SymbolEqualityComparer.Default.Equals(current, baseType))
             {
                 return true;
             }

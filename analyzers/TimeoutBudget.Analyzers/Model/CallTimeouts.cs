@@ -101,7 +101,7 @@ internal static class CallTimeouts
     /// </summary>
     private static Duration? GrpcDeadline(IInvocationOperation call, TypeTimeoutModel model)
     {
-        if (call.Arguments.Length == 0 || call.TargetMethod.ContainingType?.BaseType is not { Name: "ClientBase" })
+        if (call.Arguments.Length == 0 || call.TargetMethod.ContainingType?.OriginalDefinition.BaseType is not { Name: "ClientBase" })
         {
             return null;
         }
