@@ -39,8 +39,10 @@ public static partial class Program
                     ilOnly: args.Length > 3 && args[3] == "il");
             case "profile":
                 return InProcessProfile.Run(root, args.Length > 1 && args[1] != "-" ? Path.GetFullPath(args[1]) : null, args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 3, args.Length > 3 ? args[3] : null);
+            case "stacks" when args.Length > 1:
+                return AllocationStacks.Run(args[1], args.Length > 2 ? args[2] : "TimeoutBudget.Analyzers");
             default:
-                Console.Error.WriteLine("usage: generate [dir] [lines] | measure [lines] [rebuilds] [il] | profile [project.csproj|-] [rounds] [tb|ca|none]");
+                Console.Error.WriteLine("usage: generate [dir] [lines] | measure [lines] [rebuilds] [il] | profile [project.csproj|-] [rounds] [tb|ca|none|probe-symbol|probe-compilation] | stacks trace.nettrace [frame]");
                 return 2;
         }
     }
