@@ -53,8 +53,8 @@ internal static class InProcessProfile
             "tb" => ours,
             "ca" => ca2016 is null ? [] : [ca2016],
             "none" => [],
-            "probe-symbol" => [new SymbolScopedProbe()],
-            "probe-compilation" => [new CompilationScopedProbe()],
+            "probe-symbol" => [new ProbeAnalyzer(perType: true)],
+            "probe-compilation" => [new ProbeAnalyzer(perType: false)],
             _ => ca2016 is null ? ours : ours.Add(ca2016),
         };
         var options = new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable, concurrentBuild: true)
@@ -93,7 +93,7 @@ internal static class InProcessProfile
                 continue;
             }
 
-            var oursTime = result.AnalyzerTelemetryInfo.Where(p => ours.Contains(p.Key) || p.Key is SymbolScopedProbe or CompilationScopedProbe).Aggregate(TimeSpan.Zero, (sum, p) => sum + p.Value.ExecutionTime);
+            var oursTime = result.AnalyzerTelemetryInfo.Where(p => ours.Contains(p.Key) || p.Key is ProbeAnalyzer).Aggregate(TimeSpan.Zero, (sum, p) => sum + p.Value.ExecutionTime);
             var caTime = ca2016 is not null && result.AnalyzerTelemetryInfo.TryGetValue(ca2016, out var caInfo) ? caInfo.ExecutionTime : TimeSpan.Zero;
             var diagnostics = result.GetAllDiagnostics();
             if (round > 1)
@@ -220,30 +220,12 @@ internal static class InProcessProfile
 
     private static readonly DiagnosticDescriptor Probe = new("PROBE", "probe", "probe", "probe", DiagnosticSeverity.Hidden, isEnabledByDefault: true);
 
-    /// <summary>The driver's cost of our shape with no work in it: operation actions registered per type in a symbol-start action.</summary>
+    /// <summary>
+    /// An analyzer with no work in it, to measure what the driver charges for a shape: operation actions registered per type
+    /// in a symbol-start action, as ours are (<paramref name="perType"/>), or once for the compilation, as CA2016's are.
+    /// </summary>
     [DiagnosticAnalyzer(LanguageNames.CSharp)]
-    private sealed class SymbolScopedProbe : DiagnosticAnalyzer
-    {
-        public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics => [Probe];
-
-        public override void Initialize(AnalysisContext context)
-        {
-            context.EnableConcurrentExecution();
-            context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.Analyze | GeneratedCodeAnalysisFlags.ReportDiagnostics);
-            context.RegisterCompilationStartAction(start => start.RegisterSymbolStartAction(
-                symbol =>
-                {
-                    var count = 0;
-                    symbol.RegisterOperationAction(_ => Interlocked.Increment(ref count), ProbeKinds);
-                    symbol.RegisterSymbolEndAction(_ => GC.KeepAlive(count));
-                },
-                SymbolKind.NamedType));
-        }
-    }
-
-    /// <summary>The same operations seen from compilation-wide operation actions (CA2016's shape).</summary>
-    [DiagnosticAnalyzer(LanguageNames.CSharp)]
-    private sealed class CompilationScopedProbe : DiagnosticAnalyzer
+    private sealed class ProbeAnalyzer(bool perType) : DiagnosticAnalyzer
     {
         public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics => [Probe];
 
@@ -253,8 +235,20 @@ internal static class InProcessProfile
             context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.Analyze | GeneratedCodeAnalysisFlags.ReportDiagnostics);
             context.RegisterCompilationStartAction(start =>
             {
-                var count = 0;
-                start.RegisterOperationAction(_ => Interlocked.Increment(ref count), ProbeKinds);
+                var seen = 0;
+                if (!perType)
+                {
+                    start.RegisterOperationAction(_ => Interlocked.Increment(ref seen), ProbeKinds);
+                    return;
+                }
+
+                start.RegisterSymbolStartAction(
+                    symbol =>
+                    {
+                        symbol.RegisterOperationAction(_ => Interlocked.Increment(ref seen), ProbeKinds);
+                        symbol.RegisterSymbolEndAction(_ => GC.KeepAlive(seen));
+                    },
+                    SymbolKind.NamedType);
             });
         }
     }
