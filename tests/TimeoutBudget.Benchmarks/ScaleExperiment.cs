@@ -206,12 +206,14 @@ internal static class ScaleExperiment
 
         // What waiting for and firing the deadlines costs the whole process (2 rounds summed): a scheduler that waits
         // less late by spinning must show what the spinning burns.
-        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        using var process = Process.GetCurrentProcess();
+        var cpuBefore = process.TotalProcessorTime;
         Measure.WaitUntil(() => Volatile.Read(ref fired.Value) >= count, lead + spread + TimeSpan.FromSeconds(10));
         var pause = GC.GetTotalPauseDuration() - pauseBefore;
         var gen2 = GC.CollectionCount(2) - gen2Before;
         var gen0 = GC.CollectionCount(0) - gen0Before;
-        var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+        process.Refresh();
+        var cpu = process.TotalProcessorTime - cpuBefore;
         var samples = new List<double>(count);
         var notFired = 0;
         foreach (var probe in probes)

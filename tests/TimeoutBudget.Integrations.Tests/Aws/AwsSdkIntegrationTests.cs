@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Amazon;
 using Amazon.Runtime;
 using Amazon.SQS;
 using Amazon.SQS.Model;
@@ -10,23 +11,14 @@ namespace TimeoutBudget.Integrations.Tests.Aws;
 /// <summary>Seed 000 scaled down (×1/50): an SDK read timeout of 240 s inside an async wait of 180 s becomes 4.8 s inside 3.6 s.</summary>
 public sealed class AwsSdkIntegrationTests
 {
-    private static AmazonSQSClient Client(SlowHttpServer server, TimeSpan timeout, int retries) =>
+    private static AmazonSQSClient Client(SlowHttpServer server, TimeSpan timeout, int retries, HttpClientFactory? httpClients = null) =>
         new(new BasicAWSCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"), new AmazonSQSConfig
         {
             ServiceURL = server.Url.ToString(),
             AuthenticationRegion = "us-east-1",
             Timeout = timeout,
             MaxErrorRetry = retries,
-        });
-
-    private static AmazonSQSClient Client(SlowHttpServer server, TimeSpan timeout, int retries, Func<CancellationToken, Exception> cancelledAs) =>
-        new(new BasicAWSCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"), new AmazonSQSConfig
-        {
-            ServiceURL = server.Url.ToString(),
-            AuthenticationRegion = "us-east-1",
-            Timeout = timeout,
-            MaxErrorRetry = retries,
-            HttpClientFactory = new TornDownOnCancel(cancelledAs),
+            HttpClientFactory = httpClients ?? AWSConfigs.HttpClientFactory,
         });
 
     private static SendMessageRequest Message => new() { QueueUrl = "http://127.0.0.1/000000000000/jobs", MessageBody = "integrity-run" };
@@ -112,7 +104,7 @@ public sealed class AwsSdkIntegrationTests
         Func<CancellationToken, Exception> cancelledAs = form.StartsWith("cancellation", StringComparison.Ordinal)
             ? token => new TaskCanceledException("The operation was canceled.", new IOException("Unable to read data from the transport connection.", new SocketException((int)SocketError.ConnectionReset)), token)
             : _ => new HttpRequestException("An error occurred while sending the request.", new IOException("Unable to read data from the transport connection.", new SocketException((int)SocketError.ConnectionAborted)));
-        using var sqs = Client(server, TimeSpan.FromMilliseconds(4800), retries: 0, cancelledAs);
+        using var sqs = Client(server, TimeSpan.FromMilliseconds(4800), retries: 0, new TornDownOnCancel(cancelledAs));
 
         BudgetExhaustedException exception;
         using (Budget.Start("wait", TimeSpan.FromMilliseconds(600)))
