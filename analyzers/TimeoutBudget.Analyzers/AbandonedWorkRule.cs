@@ -52,7 +52,7 @@ internal static class AbandonedWorkRule
     /// </summary>
     private static void PessimisticTimeouts(TypeTimeoutModel model, DiagnosticSink sink)
     {
-        foreach (var execute in model.CallsWhere(call => call.TargetMethod.Name is "ExecuteAsync" or "Execute" or "ExecuteAndCaptureAsync" or "ExecuteAndCapture"))
+        foreach (var execute in model.Calls(CallRole.PolicyExecution))
         {
             if (execute.TargetMethod is not { Name: "ExecuteAsync" or "Execute" or "ExecuteAndCaptureAsync" or "ExecuteAndCapture", ContainingNamespace: { Name: "Polly" } ns }
                 || ns.ContainingNamespace?.IsGlobalNamespace != true || execute.Instance is null

@@ -19,7 +19,7 @@ internal static class BudgetMisuseRule
         var scopes = new List<(ILocalSymbol Budget, IOperation Block, int Start)>();
         var ambient = new List<(string Name, IInvocationOperation Opened, IOperation Scope, int Start)>();
         var starts = new List<IInvocationOperation>();
-        foreach (var call in model.CallsWhere(call => SymbolEqualityComparer.Default.Equals(call.TargetMethod.ReturnType, types.Budget)))
+        foreach (var call in model.Calls(CallRole.ReturnsBudget))
         {
             if (AmbientScope(call) is { } opened)
             {

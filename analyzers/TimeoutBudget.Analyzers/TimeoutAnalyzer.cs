@@ -63,7 +63,7 @@ public class TimeoutAnalyzer : DiagnosticAnalyzer
                     var type = (INamedTypeSymbol)symbolStart.Symbol;
                     if (MentionsATimeout(type, texts, symbolStart.CancellationToken) && !facts.GeneratedCode.IsGeneratedType(type))
                     {
-                        Collect(symbolStart, new TypeTimeoutModel(type, facts.Types, facts.Evaluator, facts.RequestTimeouts, facts.NamedClients), facts.GeneratedCode, rules);
+                        Collect(symbolStart, new TypeTimeoutModel(type, facts.Types, facts.Evaluator, facts.CallRoles, facts.RequestTimeouts, facts.NamedClients), facts.GeneratedCode, rules);
                     }
                 },
                 SymbolKind.NamedType);

@@ -16,7 +16,7 @@ internal static class UnboundedOperationRule
     public static void Report(TypeTimeoutModel model, DiagnosticSink sink)
     {
         var types = model.Types;
-        foreach (var call in model.CallsWhere(call => call.TargetMethod.Name is "WaitForExit" or "WaitForExitAsync" || call.Instance is not null && IsOutbound(call.TargetMethod)))
+        foreach (var call in model.Calls(CallRole.MaybeUnbounded))
         {
             var method = call.TargetMethod;
             string? problem = null;
@@ -125,7 +125,8 @@ internal static class UnboundedOperationRule
     private static string? Key(IOperation? instance) =>
         instance is null ? null : DurationEvaluator.SkipConversions(instance).Syntax.ToString().Replace("this.", string.Empty);
 
-    private static bool IsOutbound(IMethodSymbol method) =>
+    /// <summary>A call that goes out (<c>…Async</c>, <c>Send</c>): with a receiver, one of the calls this rule looks at.</summary>
+    public static bool IsOutbound(IMethodSymbol method) =>
         !method.IsStatic && method.MethodKind == MethodKind.Ordinary && method.Name.EndsWith("Async", StringComparison.Ordinal) || method.Name == "Send";
 
     /// <summary>A call that a finite wait encloses has a deadline (whether the wait abandons it is TB0004's business).</summary>

@@ -57,7 +57,10 @@ internal static class InProcessProfile
             "probe-compilation" => [new ProbeAnalyzer(perType: false)],
             _ => ca2016 is null ? ours : ours.Add(ca2016),
         };
-        var options = new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable, concurrentBuild: true)
+        // TB_SERIAL=1: one thread binds and analyzes, so that a change's effect is not lost in the contention and scheduling of a
+        // concurrent run (warm rounds of a concurrent run differed by 3x on two cores).
+        var concurrent = Environment.GetEnvironmentVariable("TB_SERIAL") != "1";
+        var options = new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable, concurrentBuild: concurrent)
             .WithSpecificDiagnosticOptions([new KeyValuePair<string, ReportDiagnostic>("CA2016", ReportDiagnostic.Warn)]);
         Console.WriteLine($"{trees.Count:N0} files, {references.Count} references, evaluated and parsed in {clock.Elapsed.TotalSeconds:F1} s; CA2016 {(ca2016 is null ? "not found" : "loaded")}.");
 
@@ -72,7 +75,7 @@ internal static class InProcessProfile
             var compileErrors = compilation.GetDiagnostics().Count(d => d.Severity == DiagnosticSeverity.Error);
             var bind = bindClock.Elapsed;
 
-            var analysisOptions = new CompilationWithAnalyzersOptions(new AnalyzerOptions([]), onAnalyzerException: null, concurrentAnalysis: true, logAnalyzerExecutionTime: true, reportSuppressedDiagnostics: false);
+            var analysisOptions = new CompilationWithAnalyzersOptions(new AnalyzerOptions([]), onAnalyzerException: null, concurrentAnalysis: concurrent, logAnalyzerExecutionTime: true, reportSuppressedDiagnostics: false);
             var analysisClock = Stopwatch.StartNew();
             var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
             var fresh = CSharpCompilation.Create(compilation.AssemblyName, trees, references, options);

@@ -21,7 +21,10 @@ internal sealed class CompilationFacts
         Evaluator = new DurationEvaluator(Types, declarations, files.IsEmpty ? null : new ConfigurationReads(Types.Lookup, files, declarations));
         RequestTimeouts = RequestTimeouts.Create(Types.Lookup, declarations, Evaluator);
         NamedClients = new NamedClients(declarations, Evaluator);
+        CallRoles = new CallRoles(Types);
     }
+
+    public CallRoles CallRoles { get; }
 
     public NamedClients NamedClients { get; }
 

@@ -19,7 +19,7 @@ internal static class HttpClientRegistrations
     public static void Check(TypeTimeoutModel model, DiagnosticSink sink)
     {
         var registrations = new Dictionary<string, List<IInvocationOperation>>(StringComparer.Ordinal);
-        foreach (var invocation in model.CallsWhere(IsBuilderStep))
+        foreach (var invocation in model.Calls(CallRole.HttpClientBuilderStep))
         {
             if (RegistrationOf(invocation) is not { } registration)
             {
@@ -170,10 +170,12 @@ internal static class HttpClientRegistrations
             perAttempt is { } timed ? new[] { window, timed } : new[] { window });
     }
 
-    private static bool IsBuilderStep(IInvocationOperation invocation) =>
-        invocation.TargetMethod is { IsExtensionMethod: true, Parameters.Length: > 0 } method
-        && method.Parameters[0].Type.Name == BuilderInterface
-        || invocation.TargetMethod.ReturnType.Name == BuilderInterface && invocation.TargetMethod.Name.StartsWith("Add", StringComparison.Ordinal);
+    private static bool IsBuilderStep(IInvocationOperation invocation) => IsBuilderStep(invocation.TargetMethod, invocation.TargetMethod.ReturnType);
+
+    /// <summary>An extension method on <c>IHttpClientBuilder</c>, or an <c>Add…</c> method that returns one.</summary>
+    public static bool IsBuilderStep(IMethodSymbol method, ITypeSymbol returned) =>
+        method is { IsExtensionMethod: true, Parameters.Length: > 0 } && method.Parameters[0].Type.Name == BuilderInterface
+        || returned.Name == BuilderInterface && method.Name.StartsWith("Add", StringComparison.Ordinal);
 
     /// <summary>The call that created the builder (<c>services.AddHttpClient(…)</c>), through fluent calls and locals.</summary>
     private static IInvocationOperation? RegistrationOf(IInvocationOperation step)

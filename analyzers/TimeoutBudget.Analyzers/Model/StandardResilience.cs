@@ -19,7 +19,7 @@ internal static class StandardResilience
             return;
         }
 
-        var handlers = model.CallsWhere(call => call.TargetMethod.Name is "AddStandardResilienceHandler" or "AddStandardHedgingHandler");
+        var handlers = model.Calls(CallRole.StandardHandler);
         if (handlers.Count == 0)
         {
             return;

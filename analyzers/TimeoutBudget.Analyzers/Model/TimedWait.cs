@@ -37,7 +37,7 @@ internal sealed class TimedWait
     /// compilation that takes something (a helper that might wrap a wait). Most calls are neither.
     /// </summary>
     public static bool CanBeOne(IInvocationOperation call) =>
-        call.TargetMethod is { Name: "WaitAsync" or "Wait" or "WhenAny" } || call.TargetMethod is { Parameters.Length: > 0, Locations: { IsEmpty: false } locations } && locations[0].IsInSource;
+        call.TargetMethod is { Name: "WaitAsync" or "Wait" or "WhenAny" } || call.Arguments.Length > 0 && call.TargetMethod.Locations is { IsEmpty: false } locations && locations[0].IsInSource;
 
     public static TimedWait? TryCreate(IInvocationOperation invocation, TypeTimeoutModel model)
     {

@@ -44,9 +44,10 @@ internal static class Tokens
     /// <summary>Whether the callee has a token parameter at all (whatever the caller passed to it).</summary>
     public static bool CanTakeOne(IInvocationOperation invocation, KnownTypes types)
     {
-        foreach (var parameter in invocation.TargetMethod.Parameters)
+        // Through the arguments (one per parameter, defaults included): a method symbol's Parameters is a new array per read.
+        foreach (var argument in invocation.Arguments)
         {
-            if (types.IsCancellationToken(parameter.Type))
+            if (types.IsCancellationToken(argument.Parameter?.Type))
             {
                 return true;
             }

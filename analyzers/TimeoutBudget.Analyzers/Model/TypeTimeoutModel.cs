@@ -23,7 +23,7 @@ internal sealed class TypeTimeoutModel
     private HashSet<object>? _cancelledSources;
 
     // Built once by Freeze: every member's writes in source order, the roots that have writes, each root's single alias.
-    private Dictionary<(object Root, string Path), WrittenValue[]>? _orderedValues;
+    private Dictionary<(object Root, string Path), List<WrittenValue>>? _orderedValues;
     private HashSet<object>? _rootsWithValues;
     private Dictionary<object, object?>? _singleAliases;
     private IReadOnlyList<(object Root, string Path)> _keys = Array.Empty<(object Root, string Path)>();
@@ -31,9 +31,13 @@ internal sealed class TypeTimeoutModel
     private IReadOnlyList<IInvocationOperation>? _orderedInvocations;
     private IReadOnlyList<TimedWait>? _timedWaits;
     private IReadOnlyList<IInvocationOperation>? _callsTakingAToken;
+    private CallRole[] _roles = Array.Empty<CallRole>();
 
-    public TypeTimeoutModel(INamedTypeSymbol type, KnownTypes types, DurationEvaluator evaluator, RequestTimeouts? requestTimeouts = null, NamedClients? namedClients = null)
+    private readonly CallRoles _callRoles;
+
+    public TypeTimeoutModel(INamedTypeSymbol type, KnownTypes types, DurationEvaluator evaluator, CallRoles callRoles, RequestTimeouts? requestTimeouts = null, NamedClients? namedClients = null)
     {
+        _callRoles = callRoles;
         Type = type;
         Types = types;
         Evaluator = evaluator;
@@ -58,12 +62,12 @@ internal sealed class TypeTimeoutModel
     public IReadOnlyList<TimedWait> TimedWaits => _timedWaits ??= FindTimedWaits();
 
     /// <summary>Every call whose callee has a token parameter, in source order: two comparisons start from these.</summary>
-    public IReadOnlyList<IInvocationOperation> CallsTakingAToken => _callsTakingAToken ??= CallsWhere(call => Tokens.CanTakeOne(call, Types));
+    public IReadOnlyList<IInvocationOperation> CallsTakingAToken => _callsTakingAToken ??= Calls(CallRole.TakesAToken);
 
     private List<TimedWait> FindTimedWaits()
     {
         var waits = new List<TimedWait>();
-        foreach (var invocation in CallsWhere(TimedWait.CanBeOne))
+        foreach (var invocation in Calls(CallRole.MaybeTimedWait))
         {
             if (TimedWait.TryCreate(invocation, this) is { } wait)
             {
@@ -77,22 +81,22 @@ internal sealed class TypeTimeoutModel
     /// <summary>
     /// Every call in the type in source order, read once all members have been analyzed: the order operation actions ran in
     /// depends on thread timing, and the first finding at a location wins, so reports must not. Sorted on first use: most
-    /// types only ever need the few calls a rule can start from (<see cref="CallsWhere"/>).
+    /// types only ever need the few calls a rule can start from (<see cref="Calls"/>).
     /// </summary>
     public IReadOnlyList<IInvocationOperation> Invocations => _orderedInvocations ??= SourceOrder.Sort(_invocations, call => call.Syntax);
 
     /// <summary>
-    /// The calls a rule can start from, in source order: the test runs over every call, but only those that pass it are sorted,
-    /// so a rule that looks for a few method names does not pay for ordering every call in the type.
+    /// The calls a rule can start from, in source order. Each call's roles were decided once, when the model was frozen; only the
+    /// calls with the role are sorted, so a rule that looks for a few method names does not pay for ordering every call.
     /// </summary>
-    public IReadOnlyList<IInvocationOperation> CallsWhere(Func<IInvocationOperation, bool> canStartFrom)
+    public IReadOnlyList<IInvocationOperation> Calls(CallRole role)
     {
         List<IInvocationOperation>? matching = null;
-        foreach (var invocation in _orderedInvocations ?? _invocations)
+        for (var i = 0; i < _roles.Length; i++)
         {
-            if (canStartFrom(invocation))
+            if ((_roles[i] & role) != 0)
             {
-                (matching ??= new List<IInvocationOperation>()).Add(invocation);
+                (matching ??= new List<IInvocationOperation>()).Add(_invocations[i]);
             }
         }
 
@@ -101,7 +105,7 @@ internal sealed class TypeTimeoutModel
             return Array.Empty<IInvocationOperation>();
         }
 
-        return matching.Count < 2 || _orderedInvocations is not null ? matching : SourceOrder.Sort(matching, call => call.Syntax);
+        return matching.Count < 2 ? matching : SourceOrder.Sort(matching, call => call.Syntax);
     }
 
     /// <summary>
@@ -111,13 +115,17 @@ internal sealed class TypeTimeoutModel
     public void Freeze()
     {
         var invocations = new List<IInvocationOperation>(_records.Count);
+        var callRoles = new List<CallRole>(_records.Count);
         Dictionary<(object Root, string Path), List<WrittenValue>>? values = null;
-        foreach (var record in _records)
+        // Drained, not enumerated: enumerating a concurrent queue snapshots it under a lock and keeps its segments alive.
+        while (_records.TryDequeue(out var record))
         {
             switch (record.Kind)
             {
                 case RecordKind.Invocation:
-                    invocations.Add((IInvocationOperation)record.Key);
+                    var invocation = (IInvocationOperation)record.Key;
+                    invocations.Add(invocation);
+                    callRoles.Add(_callRoles.Of(invocation));
                     break;
                 case RecordKind.Value:
                     Append(values ??= new Dictionary<(object Root, string Path), List<WrittenValue>>(RootPairComparer.Instance), (record.Key, record.Path!), (WrittenValue)record.Value!);
@@ -142,20 +150,27 @@ internal sealed class TypeTimeoutModel
         }
 
         _invocations = invocations;
+        _roles = callRoles.ToArray();
         if (values is not null)
         {
-            _orderedValues = new Dictionary<(object Root, string Path), WrittenValue[]>(values.Count, RootPairComparer.Instance);
             _rootsWithValues = new HashSet<object>(RootComparer.Instance);
             var firsts = new List<((object Root, string Path) Key, SyntaxNode First)>(values.Count);
             foreach (var pair in values)
             {
                 // Two writes of one member at one place keep the order they were seen in.
-                var ordered = pair.Value.Count == 1 ? pair.Value.ToArray() : SourceOrder.Sort(pair.Value, w => w.Source.Syntax).ToArray();
+                var writes = pair.Value;
+                if (writes.Count > 1)
+                {
+                    var ordered = SourceOrder.Sort(writes, w => w.Source.Syntax);
+                    writes.Clear();
+                    writes.AddRange(ordered);
+                }
 
-                _orderedValues.Add(pair.Key, ordered);
                 _rootsWithValues.Add(pair.Key.Root);
-                firsts.Add((pair.Key, ordered[0].Source.Syntax));
+                firsts.Add((pair.Key, writes[0].Source.Syntax));
             }
+
+            _orderedValues = values;
 
             _keys = SourceOrder.Sort(firsts, entry => entry.First, PathOrder.Instance).Select(entry => entry.Key).ToList();
         }
