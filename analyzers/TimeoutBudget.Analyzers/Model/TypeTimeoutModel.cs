@@ -32,7 +32,6 @@ internal sealed class TypeTimeoutModel
     private IReadOnlyList<TimedWait>? _timedWaits;
     private IReadOnlyList<IInvocationOperation>? _callsTakingAToken;
     private CallRole[] _roles = Array.Empty<CallRole>();
-
     private readonly CallRoles _callRoles;
 
     public TypeTimeoutModel(INamedTypeSymbol type, KnownTypes types, DurationEvaluator evaluator, CallRoles callRoles, RequestTimeouts? requestTimeouts = null, NamedClients? namedClients = null)
@@ -86,8 +85,9 @@ internal sealed class TypeTimeoutModel
     public IReadOnlyList<IInvocationOperation> Invocations => _orderedInvocations ??= SourceOrder.Sort(_invocations, call => call.Syntax);
 
     /// <summary>
-    /// The calls a rule can start from, in source order. Each call's roles were decided once, when the model was frozen; only the
-    /// calls with the role are sorted, so a rule that looks for a few method names does not pay for ordering every call.
+    /// The calls a rule can start from, in source order. Each call's roles were looked up once, when the model was frozen (they
+    /// are decided once per called method, <see cref="CallRoles"/>); only the calls with the role are sorted, so a rule that looks
+    /// for a few method names does not pay for ordering every call.
     /// </summary>
     public IReadOnlyList<IInvocationOperation> Calls(CallRole role)
     {
