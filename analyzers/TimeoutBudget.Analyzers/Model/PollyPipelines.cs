@@ -21,7 +21,7 @@ internal static class PollyPipelines
         var pipelines = new Dictionary<object, List<IInvocationOperation>>(RootComparer.Instance);
         foreach (var invocation in model.Calls(CallRole.PipelineStrategy))
         {
-            if (invocation.TargetMethod.Name is not ("AddTimeout" or "AddRetry") || Roots.Receiver(invocation) is not { } receiver
+            if (Roots.Receiver(invocation) is not { } receiver
                 || !KnownTypes.IsOrDerivesFrom(receiver.Type, model.Types.PollyBuilderBase))
             {
                 continue;

@@ -31,7 +31,7 @@ internal sealed class TypeTimeoutModel
     private IReadOnlyList<IInvocationOperation>? _orderedInvocations;
     private IReadOnlyList<TimedWait>? _timedWaits;
     private IReadOnlyList<IInvocationOperation>? _callsTakingAToken;
-    private CallRole[] _roles = Array.Empty<CallRole>();
+    private List<CallRole> _roles = new();
     private readonly CallRoles _callRoles;
 
     public TypeTimeoutModel(INamedTypeSymbol type, KnownTypes types, DurationEvaluator evaluator, CallRoles callRoles, RequestTimeouts? requestTimeouts = null, NamedClients? namedClients = null)
@@ -92,7 +92,7 @@ internal sealed class TypeTimeoutModel
     public IReadOnlyList<IInvocationOperation> Calls(CallRole role)
     {
         List<IInvocationOperation>? matching = null;
-        for (var i = 0; i < _roles.Length; i++)
+        for (var i = 0; i < _roles.Count; i++)
         {
             if ((_roles[i] & role) != 0)
             {
@@ -150,7 +150,7 @@ internal sealed class TypeTimeoutModel
         }
 
         _invocations = invocations;
-        _roles = callRoles.ToArray();
+        _roles = callRoles;
         if (values is not null)
         {
             _rootsWithValues = new HashSet<object>(RootComparer.Instance);
