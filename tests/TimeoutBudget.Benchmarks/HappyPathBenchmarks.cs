@@ -17,6 +17,8 @@ public class HappyPathBenchmarks
     /// <summary>The per-call timeout every contender arms. Long enough never to fire during a run.</summary>
     public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(10);
 
+    private static readonly AsyncLocal<Budget?> AmbientFloor = new();
+
     private Budget _root = null!;
     private CancellationTokenSource _outer = null!;
     private CancellationTokenSource _pooled = null!;
@@ -24,6 +26,8 @@ public class HappyPathBenchmarks
     private ResiliencePipeline _budgetPolly = null!;
     private ResiliencePipeline _emptyStrategy = null!;
     private ResiliencePipeline _pollyAndEmptyStrategy = null!;
+    private ResiliencePipeline _ambientChildStrategy = null!;
+    private Budget _child = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -36,11 +40,14 @@ public class HappyPathBenchmarks
         _emptyStrategy = new ResiliencePipelineBuilder().AddStrategy(_ => new PassThroughStrategy(), new PassThroughOptions()).Build();
         _pollyAndEmptyStrategy = new ResiliencePipelineBuilder().AddTimeout(CallTimeout)
             .AddStrategy(_ => new PassThroughStrategy(), new PassThroughOptions()).Build();
+        _ambientChildStrategy = new ResiliencePipelineBuilder().AddStrategy(_ => new AmbientChildStrategy(), new PassThroughOptions()).Build();
+        _child = _root.DetachedChild("dependency", CallTimeout);
     }
 
     [GlobalCleanup]
     public void Cleanup()
     {
+        _child.Dispose();
         _root.Dispose();
         _outer.Dispose();
         _pooled.Dispose();
@@ -82,6 +89,41 @@ public class HappyPathBenchmarks
     public ValueTask<bool> PollyAndEmptyStrategyAsync() =>
         _pollyAndEmptyStrategy.ExecuteAsync(static token => ValueTask.FromResult(token.CanBeCanceled), _outer.Token);
 
+    /// <summary>
+    /// Floor for (c) under the issue's own rule (the callback sees the budget as <see cref="Budget.Current"/>): a custom
+    /// strategy that does nothing but open an ambient child linked to the pipeline's token, read its token, run the
+    /// callback and dispose the child. Whatever our strategy does, it does at least this.
+    /// </summary>
+    [Benchmark(Description = "floor (c): custom strategy opening an ambient child linked to the pipeline token, ExecuteAsync")]
+    public ValueTask<bool> AmbientChildStrategyAsync() =>
+        _ambientChildStrategy.ExecuteAsync(static token => ValueTask.FromResult(token.CanBeCanceled), _outer.Token);
+
+    /// <summary>
+    /// Floor for "no slower than (a)" under the rule to keep the precise clock read: the raw contender plus one
+    /// precise clock read, which a raw source does not need (its timer counts on the coarse clock) and a budget does.
+    /// </summary>
+    [Benchmark(Description = "floor (a) + one precise clock read")]
+    public long RawLinkedCtsAndClock()
+    {
+        using var source = CancellationTokenSource.CreateLinkedTokenSource(_outer.Token);
+        source.CancelAfter(CallTimeout);
+        return source.Token.CanBeCanceled ? TimeProvider.System.GetTimestamp() : 0;
+    }
+
+    /// <summary>
+    /// Floor of what an ambient child adds to a detached one: making a budget <see cref="Budget.Current"/> and back, the
+    /// way <see cref="Budget.Dispose"/> does it when nothing else changed (one <c>AsyncLocal</c> write, then a restore).
+    /// </summary>
+    [Benchmark(Description = "floor (ambient - detached): Current open + dispose")]
+    public object? CurrentOpenAndDispose()
+    {
+        var before = ExecutionContext.Capture()!;
+        AmbientFloor.Value = _child;
+        var current = AmbientFloor.Value;
+        ExecutionContext.Restore(before);
+        return current;
+    }
+
     /// <summary>Ours: a child budget of a long-lived root, its token read, then disposed. It becomes <see cref="Budget.Current"/> meanwhile.</summary>
     [Benchmark(Description = "TimeoutBudget Child (ambient) + Token + Dispose")]
     public bool BudgetChild()
@@ -122,6 +164,17 @@ public class HappyPathBenchmarks
         protected override ValueTask<Outcome<TResult>> ExecuteCore<TResult, TState>(
             Func<ResilienceContext, TState, ValueTask<Outcome<TResult>>> callback, ResilienceContext context, TState state) =>
             callback(context, state);
+    }
+
+    /// <summary>Opens an ambient child linked to the pipeline's token around the callback, and nothing else.</summary>
+    private sealed class AmbientChildStrategy : ResilienceStrategy
+    {
+        protected override ValueTask<Outcome<TResult>> ExecuteCore<TResult, TState>(
+            Func<ResilienceContext, TState, ValueTask<Outcome<TResult>>> callback, ResilienceContext context, TState state)
+        {
+            using var budget = Budget.Enter("dependency", CallTimeout, options: null, context.CancellationToken);
+            return budget.Token.CanBeCanceled ? callback(context, state) : default;
+        }
     }
 
     private sealed class PassThroughOptions : ResilienceStrategyOptions

@@ -69,6 +69,48 @@ public sealed class RunAsyncTests
     }
 
     [Fact]
+    public async Task Without_a_monitor_work_that_outlives_its_budget_still_gives_control_back_and_counts_no_scope()
+    {
+        // Only the monitor reads the count of running work: without one, a run costs no interlocked count and no
+        // continuation to end it (issue 15, seventh slice). The caller still regains control at the deadline.
+        var options = new BudgetOptions { TimeProvider = _clock };
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var budget = Budget.Start("agent-wait", TimeSpan.FromSeconds(180), options);
+        var run = budget.TryRunAsync(async _ =>
+        {
+            await release.Task;
+            return 1;
+        });
+
+        // The budget's own scope only; with a monitor the run adds one (below).
+        Assert.Equal(1, budget.OpenScopes);
+        _clock.Advance(TimeSpan.FromSeconds(180));
+        var result = await run.WaitAsync(Bound);
+        Assert.Equal(BudgetOutcome.Expired, result.Outcome);
+        Assert.Equal("agent-wait", result.ExpiredLayer);
+        budget.Dispose();
+        release.SetResult();
+
+        using var again = Budget.Start("sync", TimeSpan.FromSeconds(10), options);
+        var synchronous = again.TryRunAsync(static (_, _) => new ValueTask<int>(2), 0);
+        Assert.True(synchronous.IsCompletedSuccessfully);
+        Assert.Equal(2, (await synchronous).Value);
+        Assert.Equal(1, again.OpenScopes);
+
+        using var monitored = Budget.Start("monitored", TimeSpan.FromSeconds(10), _options);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var counted = monitored.TryRunAsync(async _ =>
+        {
+            await gate.Task;
+            return 3;
+        });
+        Assert.Equal(2, monitored.OpenScopes);
+        gate.SetResult();
+        Assert.Equal(3, (await counted.WaitAsync(Bound)).Value);
+        await WaitUntil(() => monitored.OpenScopes == 1);
+    }
+
+    [Fact]
     public async Task A_non_timeout_failure_is_reported_as_itself_never_as_a_timeout()
     {
         // Seed 004: a ValidationException that looked like a timeout and left the experiment "processing".

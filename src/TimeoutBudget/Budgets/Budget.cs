@@ -604,34 +604,34 @@ public sealed class Budget : IDisposable
         }
 
         ValueTask<T> pending;
-        BeginScope();
+        var scoped = BeginScope();
         try
         {
             pending = work(state, Token);
         }
         catch (Exception exception)
         {
-            EndScope();
+            EndScope(scoped);
             return new ValueTask<BudgetResult<T>>(Record<T>(Classify(exception), started));
         }
 
         if (pending.IsCompletedSuccessfully)
         {
-            EndScope();
+            EndScope(scoped);
             BudgetTelemetry.RecordOutcome(this, BudgetOutcome.Completed, null);
             return new ValueTask<BudgetResult<T>>(new BudgetResult<T>(BudgetOutcome.Completed, pending.Result, null, null, Time.GetElapsedTime(started)));
         }
 
-        return new ValueTask<BudgetResult<T>>(AwaitOutcomeAsync(pending.AsTask(), started));
+        return new ValueTask<BudgetResult<T>>(AwaitOutcomeAsync(pending.AsTask(), started, scoped));
     }
 
-    private async Task<BudgetResult<T>> AwaitOutcomeAsync<T>(Task<T> task, long started)
+    private async Task<BudgetResult<T>> AwaitOutcomeAsync<T>(Task<T> task, long started, bool scoped)
     {
         if (task.IsCompleted)
         {
-            EndScope();
+            EndScope(scoped);
         }
-        else
+        else if (scoped)
         {
             _ = task.ContinueWith(static (_, state) => ((Budget)state!).EndScope(), this, CancellationToken.None,
                 TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
@@ -822,7 +822,8 @@ public sealed class Budget : IDisposable
         // Integer arithmetic, exact for any frequency (see TimestampScale): the clock's frequency is not read again.
         var scale = _options.Scheduler.Scale;
         var remaining = scale.Between(now, _deadlineTimestamp);
-        var window = remaining - Reserve;
+        var ownReserve = Reserve;
+        var window = remaining - ownReserve;
         if (window < TimeSpan.Zero)
         {
             window = TimeSpan.Zero;
@@ -849,7 +850,7 @@ public sealed class Budget : IDisposable
         // Computed in clock ticks from the same instant, rounding the deductions up, so the child's deadline can never
         // land after the parent's deadline minus reserve and margin, whatever the clock's frequency. Reserve and margin
         // are each at most the parent's allotment (49 days at most): their sum cannot overflow.
-        var latest = _deadlineTimestamp - scale.ToTimestampTicks((Reserve + margin).Ticks, roundUp: true);
+        var latest = _deadlineTimestamp - scale.ToTimestampTicks((ownReserve + margin).Ticks, roundUp: true);
         // Inside the parent's reserve tail the children's window has closed: the child is born expired, with its
         // deadline at the end of that window (already past), never at 'now'.
         var deadline = Math.Min(AddSaturated(now, scale.ToTimestampTicks(granted.Ticks, roundUp: false)), latest);
@@ -858,7 +859,26 @@ public sealed class Budget : IDisposable
         return new Budget(layer, this, granted, childReserve, _options, extras, ambient, cancellationToken, now, deadline);
     }
 
-    internal void BeginScope() => Interlocked.Add(ref _state, State.OneScope);
+    /// <summary>Counts one more piece of work running under this budget, for the monitor; without a monitor nobody reads the count.</summary>
+    /// <returns>Whether the scope was counted, so <see cref="EndScope(bool)"/> must end it.</returns>
+    private bool BeginScope()
+    {
+        if (_options.Monitor is null)
+        {
+            return false;
+        }
+
+        Interlocked.Add(ref _state, State.OneScope);
+        return true;
+    }
+
+    private void EndScope(bool scoped)
+    {
+        if (scoped)
+        {
+            EndScope();
+        }
+    }
 
     /// <returns>Whether that was the last scope: the budget is disposed and none of its work is still running.</returns>
     internal bool EndScope()
@@ -1215,6 +1235,9 @@ public sealed class Budget : IDisposable
 
         return source;
     }
+
+    /// <summary>How many scopes are open: the budget's own until disposed, plus each run still counted for the monitor (for tests).</summary>
+    internal int OpenScopes => Volatile.Read(ref _state) / State.OneScope;
 
     /// <summary>Whether this budget has allocated its rarely needed fields (for tests).</summary>
     internal bool HasExtras => Volatile.Read(ref _extras) is not null;

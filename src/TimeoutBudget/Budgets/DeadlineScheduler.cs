@@ -43,11 +43,7 @@ internal sealed class DeadlineScheduler
     private readonly ITimer? _timer;
     private readonly PreciseDeadlineTimer? _precise;
     private readonly bool _systemClock;
-#if NET9_0_OR_GREATER
-    private readonly Lock _gate = new();
-#else
-    private readonly object _gate = new();
-#endif
+    private readonly SchedulerGate _gate = new();
     private Entry[] _heap = new Entry[MinimumCapacity];
     private int _count;
     private int _sequence;
@@ -112,7 +108,7 @@ internal sealed class DeadlineScheduler
     {
         get
         {
-            lock (_gate)
+            using (_gate.Enter())
             {
                 return _count;
             }
@@ -138,7 +134,7 @@ internal sealed class DeadlineScheduler
     /// <remarks>The parents' lists share this lock: a child takes it once to open and once to end, for both.</remarks>
     public bool Add(Budget budget, long deadline, long now, Budget? parent)
     {
-        lock (_gate)
+        using (_gate.Enter())
         {
             if (_count == _heap.Length)
             {
@@ -171,7 +167,7 @@ internal sealed class DeadlineScheduler
             return;
         }
 
-        lock (_gate)
+        using (_gate.Enter())
         {
             var index = budget.HeapIndex;
             if (index >= 0)
@@ -191,7 +187,7 @@ internal sealed class DeadlineScheduler
     /// <summary>Takes a cancelling budget's list of live children (its cause is recorded, so the list is frozen).</summary>
     public Budget? TakeChildren(Budget budget)
     {
-        lock (_gate)
+        using (_gate.Enter())
         {
             return budget.TakeChildrenUnderLock();
         }
@@ -200,7 +196,7 @@ internal sealed class DeadlineScheduler
     /// <summary>How many children are linked to the budget (for tests).</summary>
     internal int CountChildren(Budget budget)
     {
-        lock (_gate)
+        using (_gate.Enter())
         {
             return budget.CountChildrenUnderLock();
         }
@@ -320,7 +316,7 @@ internal sealed class DeadlineScheduler
         var now = _time.GetTimestamp();
         var taken = 0;
         DueBatch? batch = null;
-        lock (_gate)
+        using (_gate.Enter())
         {
             while (taken < ExpiryBatch && _count > 0 && _heap[0].Deadline <= now)
             {

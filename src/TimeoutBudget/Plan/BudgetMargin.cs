@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 
 namespace TimeoutBudget;
 
@@ -110,6 +111,7 @@ public sealed class BudgetMargin : IEquatable<BudgetMargin>
     /// <summary>The margin for a parent window of the given length: never negative and never more than the window.</summary>
     /// <param name="window">The parent's remaining window (after its reserve).</param>
     /// <returns>The time a child must leave unused at the end of the window.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TimeSpan For(TimeSpan window)
     {
         if (window <= TimeSpan.Zero)
