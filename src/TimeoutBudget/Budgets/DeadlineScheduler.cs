@@ -44,10 +44,10 @@ internal sealed class DeadlineScheduler
     private readonly PreciseDeadlineTimer? _precise;
     private readonly bool _systemClock;
     // A lock that parks its waiters. A spin lock whose exit is a plain store (one interlocked operation per hold instead
-    // of two) made a detached child ~15 ns cheaper alone, but two threads opening children together fell to 0.55-0.85x
-    // the rate of raw sources (a parking lock: 0.95-1.17x), and an opener's p99 while a million budgets expired rose from
-    // 1.1 us to 43-188 us: spinning openers kept losing the lock to the sweep taking batch after batch (issue 15,
-    // seventh slice, docs/performance.md).
+    // of two) made a detached child 10-15 ns cheaper alone, but with two threads opening children together it reached
+    // 0.55-0.85x the rate of raw sources (median 0.73 in five runs) where this lock reached 0.71-1.21x (median 1.0 in
+    // eleven): spinning threads hand the lock back and forth where parked ones let the holder run on (issue 15, seventh
+    // slice, docs/performance.md).
 #if NET9_0_OR_GREATER
     private readonly Lock _gate = new();
 #else
