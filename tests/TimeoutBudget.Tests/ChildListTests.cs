@@ -151,4 +151,37 @@ public sealed class ChildListTests
             }
         }
     }
+    [Fact]
+    public async Task Children_still_arriving_when_their_parent_cancels_are_cancelled_before_its_token_while_other_threads_drain()
+    {
+        // Issue 15, seventh slice: a child joins its parent's list when the scheduler next drains its arrivals, which
+        // another thread may do between the parent recording its cause and taking its list. Such a child must still be
+        // cancelled with the list, before the parent's token.
+        using var stop = new CancellationTokenSource();
+        using var other = Budget.Start("other", TimeSpan.FromMinutes(10), Options);
+        var drainer = Task.Run(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                other.DetachedChild("noise", TimeSpan.FromSeconds(30)).Dispose();
+            }
+        });
+
+        for (var round = 0; round < 50; round++)
+        {
+            using var caller = new CancellationTokenSource();
+            using var root = Budget.Start("request", TimeSpan.FromMinutes(5), Options, caller.Token);
+            var children = Enumerable.Range(0, 100).Select(_ => root.DetachedChild("call", TimeSpan.FromSeconds(60))).ToList();
+            var allCancelledFirst = false;
+            using var registration = root.Token.Register(() => allCancelledFirst = children.All(child => child.Token.IsCancellationRequested));
+
+            caller.Cancel();
+
+            Assert.True(allCancelledFirst, "the parent's token ran its callbacks before all its children were cancelled");
+            children.ForEach(child => child.Dispose());
+        }
+
+        await stop.CancelAsync();
+        await drainer.WaitAsync(TimeSpan.FromSeconds(30));
+    }
 }

@@ -270,6 +270,106 @@ public sealed class DeadlineSchedulerTests
         Assert.All(kept, token => Assert.False(token.IsCancellationRequested));
     }
 
+    [Fact]
+    public void Children_disposed_before_the_next_drain_never_enter_the_heap_and_are_not_kept_reachable()
+    {
+        // Issue 15, seventh slice: a child is pushed onto a stack of arrivals instead of taking the scheduler's lock, and
+        // one disposed before anything drains that stack never takes it at all; every 64th arrival drains the stack, so
+        // disposed children are not kept reachable.
+        var clock = new FakeTimeProvider();
+        using var root = Budget.Start("request", Minute, new BudgetOptions { TimeProvider = clock });
+        using var first = root.DetachedChild("first", TimeSpan.FromSeconds(10));
+        var scheduler = root.Options.Scheduler;
+        Assert.Equal(0, scheduler.ArrivalCount);
+
+        var maximum = 0;
+        for (var i = 0; i < 10_000; i++)
+        {
+            // Later deadlines than the armed one (the first child's): nothing makes these drain but their number.
+            clock.Advance(TimeSpan.FromTicks(1));
+            using var child = root.DetachedChild("call", TimeSpan.FromSeconds(10));
+            Assert.True(child.Token.CanBeCanceled);
+            maximum = Math.Max(maximum, scheduler.ArrivalCount);
+        }
+
+        Assert.InRange(maximum, 1, 64);
+        Assert.Equal(2, scheduler.Count);
+        Assert.Equal(0, scheduler.ArrivalCount);
+        Assert.Equal(1, root.LinkedChildCount);
+    }
+
+    [Fact]
+    public void A_child_arriving_with_a_deadline_earlier_than_the_armed_one_drains_itself_and_fires_on_time()
+    {
+        var clock = new FakeTimeProvider();
+        using var root = Budget.Start("request", Minute, new BudgetOptions { TimeProvider = clock });
+        using var later = root.DetachedChild("later", TimeSpan.FromSeconds(30));
+        using var pending = root.DetachedChild("pending", TimeSpan.FromSeconds(40));
+        Assert.Equal(1, root.Options.Scheduler.ArrivalCount);
+
+        using var earlier = root.DetachedChild("earlier", TimeSpan.FromSeconds(5));
+        Assert.Equal(0, root.Options.Scheduler.ArrivalCount);
+
+        clock.Advance(TimeSpan.FromSeconds(5) - TimeSpan.FromTicks(1));
+        Assert.False(earlier.Token.IsCancellationRequested);
+        clock.Advance(TimeSpan.FromTicks(1));
+        Assert.True(earlier.Token.IsCancellationRequested);
+        Assert.False(later.Token.IsCancellationRequested);
+
+        clock.Advance(TimeSpan.FromSeconds(35));
+        Assert.True(later.Token.IsCancellationRequested);
+        Assert.True(pending.Token.IsCancellationRequested);
+        Assert.Equal("request/pending", Assert.Throws<BudgetExhaustedException>(pending.ThrowIfExpired).Path);
+    }
+
+    [Fact]
+    public void Children_still_arriving_when_their_parent_is_cancelled_are_cancelled_before_its_token()
+    {
+        var clock = new FakeTimeProvider();
+        using var caller = new CancellationTokenSource();
+        using var root = Budget.Start("request", Minute, new BudgetOptions { TimeProvider = clock }, caller.Token);
+        using var armed = root.DetachedChild("armed", TimeSpan.FromSeconds(1));
+        var arriving = Enumerable.Range(0, 3).Select(i => root.DetachedChild("call" + i, TimeSpan.FromSeconds(5))).ToArray();
+        var grandchild = arriving[0].DetachedChild("inner", TimeSpan.FromSeconds(2));
+        Assert.Equal(4, root.Options.Scheduler.ArrivalCount);
+
+        var seenByParentCallback = false;
+        using var registration = root.Token.Register(() =>
+            seenByParentCallback = arriving.Append(grandchild).All(b => b.Token.IsCancellationRequested));
+        caller.Cancel();
+
+        Assert.True(seenByParentCallback, "the parent's token ran its callbacks before its arriving children were cancelled");
+        Assert.Equal("request", Assert.Throws<BudgetCancelledException>(grandchild.ThrowIfExpired).Path);
+        grandchild.Dispose();
+        foreach (var child in arriving)
+        {
+            child.Dispose();
+        }
+
+        Assert.Equal(0, root.Options.Scheduler.ArrivalCount);
+    }
+
+    [Fact]
+    public void Children_still_arriving_when_their_parent_expires_expire_with_it_in_deadline_order()
+    {
+        var clock = new FakeTimeProvider();
+        var options = new BudgetOptions { TimeProvider = clock, Margin = BudgetMargin.None };
+        using var other = Budget.Start("other", Minute, options);
+        using var armed = other.DetachedChild("armed", TimeSpan.FromSeconds(1));
+        using var parent = Budget.Start("parent", TimeSpan.FromSeconds(10), options);
+        using var child = parent.DetachedChild("child", TimeSpan.FromSeconds(8));
+        Assert.True(parent.Options.Scheduler.ArrivalCount >= 1);
+        var fired = new List<string>();
+        foreach (var budget in new[] { parent, child })
+        {
+            budget.Token.Register(() => fired.Add(budget.Layer));
+        }
+
+        clock.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal(["child", "parent"], fired);
+        Assert.Equal("parent/child", Assert.Throws<BudgetExhaustedException>(child.ThrowIfExpired).Path);
+    }
+
     /// <summary>A fake clock that counts the timers created through it.</summary>
     private sealed class CountingClock : TimeProvider
     {

@@ -32,10 +32,11 @@ public sealed class Budget : IDisposable
     private Extras? _extras;
     private CancellationTokenRegistration _callerLink;
 
-    // Live children, an intrusive doubly-linked list guarded by the lock of the clock's DeadlineScheduler, which a child
-    // takes anyway to schedule its deadline: linking and unlinking cost no lock of their own. A parent cancels its children
-    // itself, so a child costs no registration on its parent's token. Once a parent has a cause, its list is frozen: no
-    // child is linked into it or unlinked from it any more, so whoever took it can walk it outside the lock.
+    // Live children, an intrusive doubly-linked list guarded by the lock of the clock's DeadlineScheduler: a child joins it
+    // when the scheduler drains its arrivals and leaves it when disposed, at no lock of its own. A parent cancels its
+    // children itself, so a child costs no registration on its parent's token. Once a parent has a cause, no child
+    // leaves its list and only children that arrived before the cause join it (until the list is taken); once taken,
+    // the list is frozen, so whoever took it can walk it outside the lock.
     private Budget? _firstChild;
     private Budget? _previousSibling;
     private Budget? _nextSibling;
@@ -50,6 +51,9 @@ public sealed class Budget : IDisposable
 
     /// <summary>Whether this budget sits in its parent's list of live children. Written under the scheduler's lock.</summary>
     private bool _inParentList;
+
+    /// <summary>Whether this budget's list has been taken (by its cancellation or its dispose): from then on it is frozen. Written under the scheduler's lock.</summary>
+    private bool _childrenTaken;
 
     // The cause, the flags and the count of running scopes in one int (see State): five fields of their own took 18 B
     // and padding in every budget. Flags that change after the constructor are set with Interlocked.Or or a CAS loop.
@@ -115,14 +119,9 @@ public sealed class Budget : IDisposable
         }
         else
         {
-            // The deadline is absolute and the open's own clock reading arms the timer when needed: no second read. The
-            // child is linked into its parent's list under the same lock hold.
-            if (!options.Scheduler.Add(this, deadlineTimestamp, startTimestamp, parent) && parent!.CurrentCause != Cause.Closed)
-            {
-                // The parent cancelled after OpenChild checked it: the child ends with it at once. (A parent disposed
-                // meanwhile cancels nothing any more: the child just is not linked.)
-                CancelWith(Cause.Parent);
-            }
+            // The deadline is absolute and the open's own clock reading arms the timer when needed: no second read. A
+            // parent that cancelled after OpenChild checked it cancels the child at once (DeadlineScheduler.Add).
+            options.Scheduler.Add(this, deadlineTimestamp, startTimestamp, parent);
 
             if (callerToken.CanBeCanceled)
             {
@@ -975,28 +974,21 @@ public sealed class Budget : IDisposable
     }
 
     /// <summary>
-    /// Under the scheduler's lock, as it takes this budget off for its deadline: records the expiry, takes the list of live
-    /// children and leaves the parent's list, without another lock hold each.
+    /// Under the scheduler's lock, as it takes this budget off for its deadline: records the expiry and leaves the parent's
+    /// list, without another lock hold. The scheduler then takes the list of live children (<see cref="TakeChildrenUnderLock"/>),
+    /// once the arrivals that are this budget's children have joined it.
     /// </summary>
-    /// <param name="firstChild">The children to cancel, for <see cref="CompleteExpiry"/>.</param>
     /// <returns>Whether this call recorded the expiry; false when another cause (or the dispose) came first.</returns>
-    internal bool BeginExpiryUnderLock(out Budget? firstChild)
+    internal bool BeginExpiryUnderLock()
     {
         // Still in the list of a parent that is cancelling (it took the list, or is about to): the parent cancels this
         // budget, and its children, before its own token. Expiring it here too could let the parent's token go first.
         var cancelledByParent = _inParentList && Parent!.CurrentCause is not (Cause.None or Cause.Closed);
         UnlinkFromParentUnderLock();
-        if (cancelledByParent || !TrySetCause(Cause.Expired))
-        {
-            firstChild = null;
-            return false;
-        }
-
-        firstChild = TakeChildrenUnderLock();
-        return true;
+        return !cancelledByParent && TrySetCause(Cause.Expired);
     }
 
-    /// <summary>Outside the scheduler's lock: cancels what <see cref="BeginExpiryUnderLock"/> took, then this budget's token.</summary>
+    /// <summary>Outside the scheduler's lock: cancels the children taken with the expiry, then this budget's token.</summary>
     internal void CompleteExpiry(Budget? firstChild)
     {
         FinishCancel(firstChild);
@@ -1134,6 +1126,33 @@ public sealed class Budget : IDisposable
             return false;
         }
 
+        LinkChildUnderLock(child);
+        return true;
+    }
+
+    /// <summary>
+    /// Under the scheduler's lock, for a child that arrived before this budget recorded its cause: links it into the list
+    /// when the list has not been taken yet, so the child is cancelled with the rest of it, before this budget's token.
+    /// </summary>
+    /// <returns>Whether the child was linked; false when this budget was disposed or its list is gone already.</returns>
+    internal bool TryLinkArrivedChildUnderLock(Budget child)
+    {
+        if (TryLinkChildUnderLock(child))
+        {
+            return true;
+        }
+
+        if (_childrenTaken || CurrentCause == Cause.Closed)
+        {
+            return false;
+        }
+
+        LinkChildUnderLock(child);
+        return true;
+    }
+
+    private void LinkChildUnderLock(Budget child)
+    {
         var first = _firstChild;
         child._nextSibling = first;
         if (first is not null)
@@ -1143,8 +1162,26 @@ public sealed class Budget : IDisposable
 
         _firstChild = child;
         child._inParentList = true;
-        return true;
     }
+
+    /// <summary>
+    /// The next budget in its scheduler's stack of arrivals. Kept in the previous-sibling link, which a budget does not use
+    /// before it joins its parent's list, so arriving costs no field.
+    /// </summary>
+    internal Budget? NextArrival
+    {
+        get => _previousSibling;
+        set => _previousSibling = value;
+    }
+
+    /// <summary>Whether a cause (an expiry, a cancellation, or the dispose) is recorded.</summary>
+    internal bool HasCause => CurrentCause != Cause.None;
+
+    /// <summary>Whether this budget was disposed before anything cancelled it.</summary>
+    internal bool IsClosed => CurrentCause == Cause.Closed;
+
+    /// <summary>Cancels this budget because its parent has cancelled (it arrived too late to join the parent's list).</summary>
+    internal void CancelForParent() => CancelWith(Cause.Parent);
 
     /// <summary>Whether <see cref="DeadlineScheduler.Release"/> has anything to do under its lock for this budget.</summary>
     internal bool NeedsReleaseUnderLock(bool dropChildren) =>
@@ -1189,6 +1226,7 @@ public sealed class Budget : IDisposable
     /// <returns>The first child; the rest follow through their next links, which no longer change.</returns>
     internal Budget? TakeChildrenUnderLock()
     {
+        _childrenTaken = true;
         var first = _firstChild;
         _firstChild = null;
         return first;

@@ -9,9 +9,13 @@ namespace TimeoutBudget;
 /// </summary>
 /// <remarks>
 /// <para>An entry is 16 B (deadline, budget); the opening sequence that orders equal deadlines is kept in the budget.
-/// Opening inserts in O(log n) (O(1) when deadlines arrive in order, as they do for equal timeouts); disposing
-/// removes in O(log n), in a 4-ary heap. The timer is re-armed on insert only when the new deadline is the earliest, and never on
-/// removal: a timer that fires for a deadline no longer there just re-arms for the next one.</para>
+/// A child does not take the lock to open: it is pushed onto a stack of arrivals (one compare-exchange), and whoever
+/// takes the lock next — the timer's callback, a cancelling parent, the opener of every 64th arrival, or an opener whose
+/// deadline is earlier than the armed one — moves the arrivals still open into the heap (O(log n), O(1) when deadlines
+/// arrive in order, as they do for equal timeouts) and into their parents' lists. A child disposed before then never
+/// takes the lock at all; one disposed later is removed in O(log n), in a 4-ary heap. The timer is re-armed when a
+/// deadline moved in is the earliest, and never on removal: a timer that fires for a deadline no longer there just
+/// re-arms for the next one.</para>
 /// <para>A budget is expired only once the precise clock has reached its deadline: a timer that fires early (timers
 /// count whole milliseconds on a coarser clock) re-arms for the rest. The system clock has no such timer: a thread of
 /// its own (<see cref="PreciseDeadlineTimer"/>) waits for the deadline by the precise clock, because the runtime's
@@ -27,6 +31,12 @@ internal sealed class DeadlineScheduler
 {
     // Bounds how long the expiry path holds the lock: openers wait for at most this many heap removals.
     private const int ExpiryBatch = 64;
+
+    // After this many arrivals the opener drains them itself.
+    private const int DrainEvery = 64;
+
+    // Budget.HeapIndex of a child waiting in the stack of arrivals.
+    private const int Arriving = -2;
     private const int MinimumCapacity = 16;
 
     // How many emptied batches are kept for reuse: enough for a sweep that runs ahead of the drain.
@@ -56,6 +66,15 @@ internal sealed class DeadlineScheduler
     private Entry[] _heap = new Entry[MinimumCapacity];
     private int _count;
     private int _sequence;
+
+    // Children opened since the last drain, newest first, linked through Budget.NextArrival. Opening a child pushes it
+    // here with one compare-exchange instead of taking the lock; whoever takes the lock next moves the ones still open
+    // into the heap and their parents' lists (DrainUnderLock), so a child disposed before then never takes the lock.
+    private Budget? _arrivals;
+
+    // Pushes since the last drain, counted without atomics (a lost count only delays a drain): bounds how many disposed
+    // children the stack can keep reachable.
+    private int _arrivalsSinceDrain;
 
     // The deadline the timer is armed for, or long.MaxValue when it is not. Once that deadline has passed, a callback
     // is on its way that will re-arm for whatever is earliest then.
@@ -117,10 +136,34 @@ internal sealed class DeadlineScheduler
     {
         get
         {
+            List<Budget>? orphans = null;
+            int count;
             lock (_gate)
             {
-                return _count;
+                DrainUnderLock(ref orphans);
+                count = _count;
             }
+
+            CancelOrphans(orphans);
+            return count;
+        }
+    }
+
+    /// <summary>How many children wait in the stack of arrivals (for tests).</summary>
+    internal int ArrivalCount
+    {
+        get
+        {
+            var count = 0;
+            lock (_gate)
+            {
+                for (var arrival = Volatile.Read(ref _arrivals); arrival is not null; arrival = arrival.NextArrival)
+                {
+                    count++;
+                }
+            }
+
+            return count;
         }
     }
 
@@ -134,34 +177,58 @@ internal sealed class DeadlineScheduler
     /// <summary>Whether nothing is left to expire: every batch taken off the heap has been expired (for tests).</summary>
     internal bool IsDrained => Volatile.Read(ref _draining) == 0 && _batches.IsEmpty;
 
-    /// <summary>Schedules the budget's expiry at <paramref name="deadline"/> and links it into its parent's list of live children.</summary>
+    /// <summary>Schedules the budget's expiry at <paramref name="deadline"/> and, for a child, links it into its parent's list of live children.</summary>
     /// <param name="budget">The budget, not yet scheduled.</param>
     /// <param name="deadline">Its deadline, by <see cref="TimeProvider.GetTimestamp"/>.</param>
     /// <param name="now">A clock reading taken no later than now: arming from it can only make the timer later, never early.</param>
     /// <param name="parent">The budget's parent, or null for a root.</param>
-    /// <returns>False when the parent already has a cause (it is cancelling or closed), so the child was not linked.</returns>
-    /// <remarks>The parents' lists share this lock: a child takes it once to open and once to end, for both.</remarks>
-    public bool Add(Budget budget, long deadline, long now, Budget? parent)
+    /// <remarks>
+    /// A root takes the lock. A child is pushed onto the stack of arrivals and joins the heap and its parent's list at the
+    /// next drain; it drains at once itself when its deadline is earlier than the one the timer is armed for, when its
+    /// parent already has a cause (then the child is cancelled with it, here), or every <see cref="DrainEvery"/> arrivals.
+    /// </remarks>
+    public void Add(Budget budget, long deadline, long now, Budget? parent)
     {
+        if (parent is null)
+        {
+            lock (_gate)
+            {
+                Insert(budget, deadline);
+                ArmIfEarliest(now);
+            }
+
+            return;
+        }
+
+        budget.HeapIndex = Arriving;
+        var head = Volatile.Read(ref _arrivals);
+        while (true)
+        {
+            budget.NextArrival = head;
+            var seen = Interlocked.CompareExchange(ref _arrivals, budget, head);
+            if (ReferenceEquals(seen, head))
+            {
+                break;
+            }
+
+            head = seen;
+        }
+
+        // Read after the push (the compare-exchange is a full fence): the timer's callback publishes what it armed for
+        // before it looks for arrivals, and a parent records its cause before it does, so either they find this child or
+        // this child finds their change and drains itself.
+        if (deadline >= Volatile.Read(ref _armedFor) && !parent.HasCause && ++_arrivalsSinceDrain < DrainEvery)
+        {
+            return;
+        }
+
+        List<Budget>? orphans = null;
         lock (_gate)
         {
-            if (_count == _heap.Length)
-            {
-                Array.Resize(ref _heap, _count * 2);
-            }
-
-            // Wraps around after 2^32 opens; IsEarlierThan compares by difference, which stays right while the budgets
-            // sharing one deadline were opened fewer than 2^31 opens apart.
-            budget.HeapSequence = unchecked(_sequence++);
-            SiftUp(_count++, new Entry(deadline, budget));
-            if (deadline < _armedFor)
-            {
-                _armedFor = deadline;
-                Arm(deadline, now, early: false);
-            }
-
-            return parent is null || parent.TryLinkChildUnderLock(budget);
+            DrainUnderLock(ref orphans);
         }
+
+        CancelOrphans(orphans);
     }
 
     /// <summary>
@@ -196,19 +263,32 @@ internal sealed class DeadlineScheduler
     /// <summary>Takes a cancelling budget's list of live children (its cause is recorded, so the list is frozen).</summary>
     public Budget? TakeChildren(Budget budget)
     {
+        List<Budget>? orphans = null;
+        Budget? first;
         lock (_gate)
         {
-            return budget.TakeChildrenUnderLock();
+            // Its children still arriving join the list first, so they are cancelled with the rest of it.
+            DrainUnderLock(ref orphans);
+            first = budget.TakeChildrenUnderLock();
         }
+
+        CancelOrphans(orphans);
+        return first;
     }
 
     /// <summary>How many children are linked to the budget (for tests).</summary>
     internal int CountChildren(Budget budget)
     {
+        List<Budget>? orphans = null;
+        int count;
         lock (_gate)
         {
-            return budget.CountChildrenUnderLock();
+            DrainUnderLock(ref orphans);
+            count = budget.CountChildrenUnderLock();
         }
+
+        CancelOrphans(orphans);
+        return count;
     }
 
     private void OnTimer()
@@ -325,8 +405,10 @@ internal sealed class DeadlineScheduler
         var now = _time.GetTimestamp();
         var taken = 0;
         DueBatch? batch = null;
+        List<Budget>? orphans = null;
         lock (_gate)
         {
+            DrainUnderLock(ref orphans);
             while (taken < ExpiryBatch && _count > 0 && _heap[0].Deadline <= now)
             {
                 var budget = _heap[0].Budget;
@@ -334,10 +416,13 @@ internal sealed class DeadlineScheduler
                 taken++;
 
                 // The expiry is recorded, the children taken and the parent's list left in this same lock hold, in
-                // deadline order; only the cancellations themselves run outside the lock.
-                if (budget.BeginExpiryUnderLock(out var children))
+                // deadline order; only the cancellations themselves run outside the lock. The cause is recorded before
+                // the arrivals are looked at: a child arriving meanwhile either is drained here into the list, or sees
+                // the cause and drains (and is cancelled) itself.
+                if (budget.BeginExpiryUnderLock())
                 {
-                    (batch ??= RentBatch()).Add(budget, children);
+                    DrainUnderLock(ref orphans);
+                    (batch ??= RentBatch()).Add(budget, budget.TakeChildrenUnderLock());
                 }
             }
 
@@ -348,15 +433,137 @@ internal sealed class DeadlineScheduler
                 // for lands here too, and waits out the rest.
                 ShrinkIfSparse();
                 var early = _count > 0 && _heap[0].Deadline == _armedFor;
-                _armedFor = _count > 0 ? _heap[0].Deadline : long.MaxValue;
+                Volatile.Write(ref _armedFor, _count > 0 ? _heap[0].Deadline : long.MaxValue);
                 if (_count > 0)
                 {
                     Arm(_armedFor, now, early);
                 }
+
+                // What was armed for is published before the arrivals are looked at again: a child pushed meanwhile with
+                // an earlier deadline either is drained (and armed for) here, or sees the new value and drains itself.
+                Interlocked.MemoryBarrier();
+                DrainUnderLock(ref orphans);
             }
         }
 
+        if (orphans is not null)
+        {
+            (batch ??= RentBatch()).AddOrphans(orphans);
+        }
+
         return batch;
+    }
+
+    /// <summary>
+    /// Under the lock: moves the arrivals still open into the heap and their parents' lists, in the order they arrived, and
+    /// arms the timer when one of them is now the earliest. Disposed (or already cancelled) arrivals are dropped. A parent
+    /// that has recorded a cause but not yet taken its list still takes them in (it is about to take the list, in this or
+    /// a later lock hold, and cancels them before its own token).
+    /// </summary>
+    /// <param name="orphans">Arrivals whose parent has cancelled and taken its list already: the caller cancels them outside the lock.</param>
+    private void DrainUnderLock(ref List<Budget>? orphans)
+    {
+        if (Volatile.Read(ref _arrivals) is null)
+        {
+            return;
+        }
+
+        var arrival = Interlocked.Exchange(ref _arrivals, null);
+        _arrivalsSinceDrain = 0;
+
+        // Newest first on the stack: reversed, so equal deadlines keep the order the children opened in.
+        Budget? inOrder = null;
+        while (arrival is not null)
+        {
+            var next = arrival.NextArrival;
+            arrival.NextArrival = inOrder;
+            inOrder = arrival;
+            arrival = next;
+        }
+
+        while (inOrder is not null)
+        {
+            var budget = inOrder;
+            inOrder = budget.NextArrival;
+            budget.NextArrival = null;
+            if (budget.HasCause)
+            {
+                // Disposed, or cancelled by its caller, while arriving: nothing to expire, no list to join.
+                budget.HeapIndex = -1;
+                continue;
+            }
+
+            Insert(budget, budget.DeadlineTimestamp);
+            var parent = budget.Parent!;
+            if (!parent.TryLinkArrivedChildUnderLock(budget) && !parent.IsClosed)
+            {
+                (orphans ??= []).Add(budget);
+            }
+
+            // Dispose records Closed and then reads HeapIndex without the lock: with the heap index written before this
+            // fence and the cause read after it, either its Dispose finds the budget in the heap (and takes it out
+            // under the lock), or this finds it disposed and takes it out here.
+            Interlocked.MemoryBarrier();
+            if (budget.IsClosed)
+            {
+                RemoveAt(budget.HeapIndex);
+                budget.UnlinkFromParentUnderLock();
+            }
+        }
+
+        ArmIfEarliest(now: null);
+    }
+
+    /// <summary>Under the lock: inserts the budget's deadline into the heap.</summary>
+    private void Insert(Budget budget, long deadline)
+    {
+        if (_count == _heap.Length)
+        {
+            Array.Resize(ref _heap, _count * 2);
+        }
+
+        // Wraps around after 2^32 opens; IsEarlierThan compares by difference, which stays right while the budgets
+        // sharing one deadline were opened fewer than 2^31 opens apart.
+        budget.HeapSequence = unchecked(_sequence++);
+        SiftUp(_count++, new Entry(deadline, budget));
+    }
+
+    /// <summary>Under the lock: arms the timer when the earliest deadline is earlier than the one it is armed for.</summary>
+    /// <param name="now">A clock reading no later than now, or null to read the clock (only when arming).</param>
+    private void ArmIfEarliest(long? now)
+    {
+        if (_count > 0 && _heap[0].Deadline < _armedFor)
+        {
+            Volatile.Write(ref _armedFor, _heap[0].Deadline);
+            Arm(_armedFor, now ?? _time.GetTimestamp(), early: false);
+        }
+    }
+
+    /// <summary>Outside the lock: cancels the arrivals whose parent had cancelled before they could join its list.</summary>
+    private static void CancelOrphans(List<Budget>? orphans)
+    {
+        if (orphans is null)
+        {
+            return;
+        }
+
+        List<Exception>? failures = null;
+        foreach (var orphan in orphans)
+        {
+            try
+            {
+                orphan.CancelForParent();
+            }
+            catch (Exception exception)
+            {
+                (failures ??= []).Add(exception);
+            }
+        }
+
+        if (failures is not null)
+        {
+            throw new AggregateException(failures);
+        }
     }
 
     private void Arm(long deadline, long now, bool early)
@@ -493,12 +700,16 @@ internal sealed class DeadlineScheduler
         private readonly Budget[] _budgets = new Budget[ExpiryBatch];
         private readonly Budget?[] _children = new Budget?[ExpiryBatch];
         private int _count;
+        private List<Budget>? _orphans;
 
         public void Add(Budget budget, Budget? firstChild)
         {
             _budgets[_count] = budget;
             _children[_count++] = firstChild;
         }
+
+        /// <summary>Arrivals whose parent had cancelled before they joined its list: cancelled after the expiries.</summary>
+        public void AddOrphans(List<Budget> orphans) => _orphans = orphans;
 
         /// <summary>Expires every budget of the batch, in order, outside the scheduler's lock, and empties the batch.</summary>
         /// <returns><paramref name="failures"/>, with what any token callback (or logger) threw added.</returns>
@@ -522,6 +733,19 @@ internal sealed class DeadlineScheduler
             }
 
             _count = 0;
+            if (_orphans is { } orphans)
+            {
+                _orphans = null;
+                try
+                {
+                    CancelOrphans(orphans);
+                }
+                catch (AggregateException exception)
+                {
+                    (failures ??= []).Add(exception);
+                }
+            }
+
             return failures;
         }
     }
