@@ -184,4 +184,73 @@ public sealed class ChildListTests
         await stop.CancelAsync();
         await drainer.WaitAsync(TimeSpan.FromSeconds(30));
     }
+    [Fact]
+    public async Task A_child_opened_as_its_parent_cancels_is_never_handed_out_live_once_the_parent_token_has_cancelled()
+    {
+        // A parent cancels its children before its own token. A child opened concurrently either joined the list (and
+        // was cancelled with it) or arrived after the list was taken (and its own constructor cancelled it): once the
+        // parent's token is seen cancelled, no child opened from it is live. Another thread keeps draining meanwhile.
+        using var other = Budget.Start("other", TimeSpan.FromMinutes(10), Options);
+        using var stop = new CancellationTokenSource();
+        var drainer = Task.Run(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                other.DetachedChild("noise", TimeSpan.FromSeconds(30)).Dispose();
+            }
+        });
+
+        for (var round = 0; round < 50; round++)
+        {
+            using var caller = new CancellationTokenSource();
+            using var root = Budget.Start("request", TimeSpan.FromMinutes(5), Options, caller.Token);
+            using var go = new ManualResetEventSlim();
+            var openers = Enumerable.Range(0, 3).Select(_ => Task.Run(() =>
+            {
+                go.Wait();
+                var live = 0;
+                for (var i = 0; i < 300; i++)
+                {
+                    try
+                    {
+                        using var child = root.DetachedChild("call", TimeSpan.FromSeconds(60));
+                        if (root.Token.IsCancellationRequested && !child.Token.IsCancellationRequested)
+                        {
+                            live++;
+                        }
+                    }
+                    catch (BudgetCancelledException)
+                    {
+                        break;
+                    }
+                }
+
+                return live;
+            })).ToArray();
+
+            go.Set();
+            caller.Cancel();
+            var live = (await Task.WhenAll(openers).WaitAsync(TimeSpan.FromSeconds(30))).Sum();
+            Assert.Equal(0, live);
+        }
+
+        await stop.CancelAsync();
+        await drainer.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+    [Fact]
+    public void A_child_whose_parent_cancels_and_takes_its_list_while_the_child_opens_is_handed_out_cancelled()
+    {
+        // The misalignment callback runs inside the child's opening, after the parent was checked: cancelling the parent
+        // there lets it take its list before the child arrives. The child cannot join it any more; it must not be
+        // handed out live.
+        using var caller = new CancellationTokenSource();
+        var options = Options with { OnMisaligned = _ => caller.Cancel() };
+        using var root = Budget.Start("request", TimeSpan.FromSeconds(10), options, caller.Token);
+
+        using var child = root.DetachedChild("call", TimeSpan.FromMinutes(1));
+
+        Assert.True(root.Token.IsCancellationRequested);
+        Assert.True(child.Token.IsCancellationRequested, "a child opened as its parent cancelled was handed out live");
+        Assert.Equal("request", Assert.Throws<BudgetCancelledException>(child.ThrowIfExpired).Path);
+    }
 }

@@ -119,9 +119,13 @@ public sealed class Budget : IDisposable
         }
         else
         {
-            // The deadline is absolute and the open's own clock reading arms the timer when needed: no second read. A
-            // parent that cancelled after OpenChild checked it cancels the child at once (DeadlineScheduler.Add).
-            options.Scheduler.Add(this, deadlineTimestamp, startTimestamp, parent);
+            // The deadline is absolute and the open's own clock reading arms the timer when needed: no second read.
+            if (options.Scheduler.Add(this, deadlineTimestamp, startTimestamp, parent))
+            {
+                // The parent cancelled after OpenChild checked it and took its list before this child could join it:
+                // the child ends with it at once, before anyone holds it.
+                CancelWith(Cause.Parent);
+            }
 
             if (callerToken.CanBeCanceled)
             {
@@ -1117,31 +1121,14 @@ public sealed class Budget : IDisposable
         return completed.Task;
     }
 
-    /// <summary>Under the scheduler's lock: links a new child into this budget's list, unless this budget has a cause (its list is frozen).</summary>
-    /// <returns>Whether the child was linked; when false, this budget is cancelling (or closed) and the child must end with it.</returns>
-    internal bool TryLinkChildUnderLock(Budget child)
-    {
-        if (CurrentCause != Cause.None)
-        {
-            return false;
-        }
-
-        LinkChildUnderLock(child);
-        return true;
-    }
-
     /// <summary>
-    /// Under the scheduler's lock, for a child that arrived before this budget recorded its cause: links it into the list
-    /// when the list has not been taken yet, so the child is cancelled with the rest of it, before this budget's token.
+    /// Under the scheduler's lock, as a child that arrived is moved in: links it into this budget's list unless the list is
+    /// gone — taken by this budget's cancellation (a budget that has recorded its cause but not yet taken its list still
+    /// takes the child in, and cancels it before its own token) or let go by its dispose.
     /// </summary>
-    /// <returns>Whether the child was linked; false when this budget was disposed or its list is gone already.</returns>
+    /// <returns>Whether the child was linked.</returns>
     internal bool TryLinkArrivedChildUnderLock(Budget child)
     {
-        if (TryLinkChildUnderLock(child))
-        {
-            return true;
-        }
-
         if (_childrenTaken || CurrentCause == Cause.Closed)
         {
             return false;
@@ -1180,8 +1167,8 @@ public sealed class Budget : IDisposable
     /// <summary>Whether this budget was disposed before anything cancelled it.</summary>
     internal bool IsClosed => CurrentCause == Cause.Closed;
 
-    /// <summary>Cancels this budget because its parent has cancelled (it arrived too late to join the parent's list).</summary>
-    internal void CancelForParent() => CancelWith(Cause.Parent);
+    /// <summary>Whether this budget sits in its parent's list (read under the scheduler's lock).</summary>
+    internal bool InParentListUnderLock => _inParentList;
 
     /// <summary>Whether <see cref="DeadlineScheduler.Release"/> has anything to do under its lock for this budget.</summary>
     internal bool NeedsReleaseUnderLock(bool dropChildren) =>

@@ -136,16 +136,11 @@ internal sealed class DeadlineScheduler
     {
         get
         {
-            List<Budget>? orphans = null;
-            int count;
             lock (_gate)
             {
-                DrainUnderLock(ref orphans);
-                count = _count;
+                DrainUnderLock();
+                return _count;
             }
-
-            CancelOrphans(orphans);
-            return count;
         }
     }
 
@@ -182,12 +177,16 @@ internal sealed class DeadlineScheduler
     /// <param name="deadline">Its deadline, by <see cref="TimeProvider.GetTimestamp"/>.</param>
     /// <param name="now">A clock reading taken no later than now: arming from it can only make the timer later, never early.</param>
     /// <param name="parent">The budget's parent, or null for a root.</param>
+    /// <returns>
+    /// True when the child must end with its parent at once: the parent recorded a cause and took its list before the
+    /// child could join it. The child's constructor cancels it before anyone holds it.
+    /// </returns>
     /// <remarks>
     /// A root takes the lock. A child is pushed onto the stack of arrivals and joins the heap and its parent's list at the
     /// next drain; it drains at once itself when its deadline is earlier than the one the timer is armed for, when its
-    /// parent already has a cause (then the child is cancelled with it, here), or every <see cref="DrainEvery"/> arrivals.
+    /// parent already has a cause, or every <see cref="DrainEvery"/> arrivals.
     /// </remarks>
-    public void Add(Budget budget, long deadline, long now, Budget? parent)
+    public bool Add(Budget budget, long deadline, long now, Budget? parent)
     {
         if (parent is null)
         {
@@ -197,10 +196,32 @@ internal sealed class DeadlineScheduler
                 ArmIfEarliest(now);
             }
 
-            return;
+            return false;
         }
 
         budget.HeapIndex = Arriving;
+        Push(budget);
+
+        // Read after the push (the compare-exchange is a full fence): the timer's callback publishes what it armed for
+        // before it looks for arrivals, and a parent records its cause before it does, so either they find this child or
+        // this child finds their change and drains itself.
+        if (deadline >= Volatile.Read(ref _armedFor) && !parent.HasCause && ++_arrivalsSinceDrain < DrainEvery)
+        {
+            return false;
+        }
+
+        lock (_gate)
+        {
+            DrainUnderLock();
+
+            // Whoever drained it, the child is settled now: in its parent's list (the parent cancels it), or left out of a
+            // list already taken or let go (the parent was disposed: nothing to cancel).
+            return parent.HasCause && !parent.IsClosed && !budget.InParentListUnderLock;
+        }
+    }
+
+    private void Push(Budget budget)
+    {
         var head = Volatile.Read(ref _arrivals);
         while (true)
         {
@@ -208,27 +229,11 @@ internal sealed class DeadlineScheduler
             var seen = Interlocked.CompareExchange(ref _arrivals, budget, head);
             if (ReferenceEquals(seen, head))
             {
-                break;
+                return;
             }
 
             head = seen;
         }
-
-        // Read after the push (the compare-exchange is a full fence): the timer's callback publishes what it armed for
-        // before it looks for arrivals, and a parent records its cause before it does, so either they find this child or
-        // this child finds their change and drains itself.
-        if (deadline >= Volatile.Read(ref _armedFor) && !parent.HasCause && ++_arrivalsSinceDrain < DrainEvery)
-        {
-            return;
-        }
-
-        List<Budget>? orphans = null;
-        lock (_gate)
-        {
-            DrainUnderLock(ref orphans);
-        }
-
-        CancelOrphans(orphans);
     }
 
     /// <summary>
@@ -263,32 +268,22 @@ internal sealed class DeadlineScheduler
     /// <summary>Takes a cancelling budget's list of live children (its cause is recorded, so the list is frozen).</summary>
     public Budget? TakeChildren(Budget budget)
     {
-        List<Budget>? orphans = null;
-        Budget? first;
         lock (_gate)
         {
             // Its children still arriving join the list first, so they are cancelled with the rest of it.
-            DrainUnderLock(ref orphans);
-            first = budget.TakeChildrenUnderLock();
+            DrainUnderLock();
+            return budget.TakeChildrenUnderLock();
         }
-
-        CancelOrphans(orphans);
-        return first;
     }
 
     /// <summary>How many children are linked to the budget (for tests).</summary>
     internal int CountChildren(Budget budget)
     {
-        List<Budget>? orphans = null;
-        int count;
         lock (_gate)
         {
-            DrainUnderLock(ref orphans);
-            count = budget.CountChildrenUnderLock();
+            DrainUnderLock();
+            return budget.CountChildrenUnderLock();
         }
-
-        CancelOrphans(orphans);
-        return count;
     }
 
     private void OnTimer()
@@ -405,10 +400,9 @@ internal sealed class DeadlineScheduler
         var now = _time.GetTimestamp();
         var taken = 0;
         DueBatch? batch = null;
-        List<Budget>? orphans = null;
         lock (_gate)
         {
-            DrainUnderLock(ref orphans);
+            DrainUnderLock();
             while (taken < ExpiryBatch && _count > 0 && _heap[0].Deadline <= now)
             {
                 var budget = _heap[0].Budget;
@@ -421,7 +415,7 @@ internal sealed class DeadlineScheduler
                 // the cause and drains (and is cancelled) itself.
                 if (budget.BeginExpiryUnderLock())
                 {
-                    DrainUnderLock(ref orphans);
+                    DrainUnderLock();
                     (batch ??= RentBatch()).Add(budget, budget.TakeChildrenUnderLock());
                 }
             }
@@ -442,13 +436,8 @@ internal sealed class DeadlineScheduler
                 // What was armed for is published before the arrivals are looked at again: a child pushed meanwhile with
                 // an earlier deadline either is drained (and armed for) here, or sees the new value and drains itself.
                 Interlocked.MemoryBarrier();
-                DrainUnderLock(ref orphans);
+                DrainUnderLock();
             }
-        }
-
-        if (orphans is not null)
-        {
-            (batch ??= RentBatch()).AddOrphans(orphans);
         }
 
         return batch;
@@ -458,10 +447,10 @@ internal sealed class DeadlineScheduler
     /// Under the lock: moves the arrivals still open into the heap and their parents' lists, in the order they arrived, and
     /// arms the timer when one of them is now the earliest. Disposed (or already cancelled) arrivals are dropped. A parent
     /// that has recorded a cause but not yet taken its list still takes them in (it is about to take the list, in this or
-    /// a later lock hold, and cancels them before its own token).
+    /// a later lock hold, and cancels them before its own token); one whose list is gone leaves the child out, and the
+    /// child's opener, which saw the cause, cancels it (<see cref="Add"/>).
     /// </summary>
-    /// <param name="orphans">Arrivals whose parent has cancelled and taken its list already: the caller cancels them outside the lock.</param>
-    private void DrainUnderLock(ref List<Budget>? orphans)
+    private void DrainUnderLock()
     {
         if (Volatile.Read(ref _arrivals) is null)
         {
@@ -481,33 +470,42 @@ internal sealed class DeadlineScheduler
             arrival = next;
         }
 
-        while (inOrder is not null)
+        try
         {
-            var budget = inOrder;
-            inOrder = budget.NextArrival;
-            budget.NextArrival = null;
-            if (budget.HasCause)
+            while (inOrder is not null)
             {
-                // Disposed, or cancelled by its caller, while arriving: nothing to expire, no list to join.
-                budget.HeapIndex = -1;
-                continue;
-            }
+                var budget = inOrder;
+                inOrder = budget.NextArrival;
+                budget.NextArrival = null;
+                if (budget.HasCause)
+                {
+                    // Disposed, or cancelled by its caller, while arriving: nothing to expire, no list to join.
+                    budget.HeapIndex = -1;
+                    continue;
+                }
 
-            Insert(budget, budget.DeadlineTimestamp);
-            var parent = budget.Parent!;
-            if (!parent.TryLinkArrivedChildUnderLock(budget) && !parent.IsClosed)
-            {
-                (orphans ??= []).Add(budget);
-            }
+                Insert(budget, budget.DeadlineTimestamp);
+                budget.Parent!.TryLinkArrivedChildUnderLock(budget);
 
-            // Dispose records Closed and then reads HeapIndex without the lock: with the heap index written before this
-            // fence and the cause read after it, either its Dispose finds the budget in the heap (and takes it out
-            // under the lock), or this finds it disposed and takes it out here.
-            Interlocked.MemoryBarrier();
-            if (budget.IsClosed)
+                // Dispose marks the budget disposed and then reads HeapIndex without the lock: with the heap index written
+                // before this fence and the flag read after it, either its Dispose finds the budget in the heap (and takes
+                // it out under the lock), or this finds it disposed and takes it out here.
+                Interlocked.MemoryBarrier();
+                if (budget.IsDisposed)
+                {
+                    RemoveAt(budget.HeapIndex);
+                    budget.UnlinkFromParentUnderLock();
+                }
+            }
+        }
+        finally
+        {
+            // Only if something above threw: whatever was not moved in waits for the next drain instead of being lost.
+            while (inOrder is not null)
             {
-                RemoveAt(budget.HeapIndex);
-                budget.UnlinkFromParentUnderLock();
+                var budget = inOrder;
+                inOrder = budget.NextArrival;
+                Push(budget);
             }
         }
 
@@ -534,35 +532,10 @@ internal sealed class DeadlineScheduler
     {
         if (_count > 0 && _heap[0].Deadline < _armedFor)
         {
-            Volatile.Write(ref _armedFor, _heap[0].Deadline);
-            Arm(_armedFor, now ?? _time.GetTimestamp(), early: false);
-        }
-    }
-
-    /// <summary>Outside the lock: cancels the arrivals whose parent had cancelled before they could join its list.</summary>
-    private static void CancelOrphans(List<Budget>? orphans)
-    {
-        if (orphans is null)
-        {
-            return;
-        }
-
-        List<Exception>? failures = null;
-        foreach (var orphan in orphans)
-        {
-            try
-            {
-                orphan.CancelForParent();
-            }
-            catch (Exception exception)
-            {
-                (failures ??= []).Add(exception);
-            }
-        }
-
-        if (failures is not null)
-        {
-            throw new AggregateException(failures);
+            // Armed first, published after: if arming throws, openers keep comparing with the old, later value and drain.
+            var earliest = _heap[0].Deadline;
+            Arm(earliest, now ?? _time.GetTimestamp(), early: false);
+            Volatile.Write(ref _armedFor, earliest);
         }
     }
 
@@ -700,16 +673,12 @@ internal sealed class DeadlineScheduler
         private readonly Budget[] _budgets = new Budget[ExpiryBatch];
         private readonly Budget?[] _children = new Budget?[ExpiryBatch];
         private int _count;
-        private List<Budget>? _orphans;
 
         public void Add(Budget budget, Budget? firstChild)
         {
             _budgets[_count] = budget;
             _children[_count++] = firstChild;
         }
-
-        /// <summary>Arrivals whose parent had cancelled before they joined its list: cancelled after the expiries.</summary>
-        public void AddOrphans(List<Budget> orphans) => _orphans = orphans;
 
         /// <summary>Expires every budget of the batch, in order, outside the scheduler's lock, and empties the batch.</summary>
         /// <returns><paramref name="failures"/>, with what any token callback (or logger) threw added.</returns>
@@ -733,19 +702,6 @@ internal sealed class DeadlineScheduler
             }
 
             _count = 0;
-            if (_orphans is { } orphans)
-            {
-                _orphans = null;
-                try
-                {
-                    CancelOrphans(orphans);
-                }
-                catch (AggregateException exception)
-                {
-                    (failures ??= []).Add(exception);
-                }
-            }
-
             return failures;
         }
     }
