@@ -35,8 +35,8 @@ public sealed class Budget : IDisposable
     // Live children, an intrusive doubly-linked list guarded by the lock of the clock's DeadlineScheduler: a child joins it
     // when the scheduler drains its arrivals and leaves it when disposed, at no lock of its own. A parent cancels its
     // children itself, so a child costs no registration on its parent's token. Once a parent has a cause, no child
-    // leaves its list and only children that arrived before the cause join it (until the list is taken); once taken,
-    // the list is frozen, so whoever took it can walk it outside the lock.
+    // leaves its list, and children still arriving join it until the list is taken; once taken, the list is frozen, so
+    // whoever took it can walk it outside the lock.
     private Budget? _firstChild;
     private Budget? _previousSibling;
     private Budget? _nextSibling;
@@ -1124,22 +1124,16 @@ public sealed class Budget : IDisposable
     /// <summary>
     /// Under the scheduler's lock, as a child that arrived is moved in: links it into this budget's list unless the list is
     /// gone — taken by this budget's cancellation (a budget that has recorded its cause but not yet taken its list still
-    /// takes the child in, and cancels it before its own token) or let go by its dispose.
+    /// takes the child in, and cancels it before its own token) or let go by its dispose. A child left out is cancelled by
+    /// its own constructor when this budget has cancelled (<see cref="DeadlineScheduler.Add"/>).
     /// </summary>
-    /// <returns>Whether the child was linked.</returns>
-    internal bool TryLinkArrivedChildUnderLock(Budget child)
+    internal void LinkArrivedChildUnderLock(Budget child)
     {
         if (_childrenTaken || CurrentCause == Cause.Closed)
         {
-            return false;
+            return;
         }
 
-        LinkChildUnderLock(child);
-        return true;
-    }
-
-    private void LinkChildUnderLock(Budget child)
-    {
         var first = _firstChild;
         child._nextSibling = first;
         if (first is not null)

@@ -485,7 +485,7 @@ internal sealed class DeadlineScheduler
                 }
 
                 Insert(budget, budget.DeadlineTimestamp);
-                budget.Parent!.TryLinkArrivedChildUnderLock(budget);
+                budget.Parent!.LinkArrivedChildUnderLock(budget);
 
                 // Dispose marks the budget disposed and then reads HeapIndex without the lock: with the heap index written
                 // before this fence and the flag read after it, either its Dispose finds the budget in the heap (and takes
