@@ -157,15 +157,9 @@ public sealed class ChildListTests
         // Issue 15, seventh slice: a child joins its parent's list when the scheduler next drains its arrivals, which
         // another thread may do between the parent recording its cause and taking its list. Such a child must still be
         // cancelled with the list, before the parent's token.
-        using var stop = new CancellationTokenSource();
         using var other = Budget.Start("other", TimeSpan.FromMinutes(10), Options);
-        var drainer = Task.Run(() =>
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                other.DetachedChild("noise", TimeSpan.FromSeconds(30)).Dispose();
-            }
-        });
+        using var stop = new CancellationTokenSource();
+        var drainer = KeepDraining(other, stop.Token);
 
         for (var round = 0; round < 50; round++)
         {
@@ -184,6 +178,7 @@ public sealed class ChildListTests
         await stop.CancelAsync();
         await drainer.WaitAsync(TimeSpan.FromSeconds(30));
     }
+
     [Fact]
     public async Task A_child_opened_as_its_parent_cancels_is_never_handed_out_live_once_the_parent_token_has_cancelled()
     {
@@ -192,13 +187,7 @@ public sealed class ChildListTests
         // parent's token is seen cancelled, no child opened from it is live. Another thread keeps draining meanwhile.
         using var other = Budget.Start("other", TimeSpan.FromMinutes(10), Options);
         using var stop = new CancellationTokenSource();
-        var drainer = Task.Run(() =>
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                other.DetachedChild("noise", TimeSpan.FromSeconds(30)).Dispose();
-            }
-        });
+        var drainer = KeepDraining(other, stop.Token);
 
         for (var round = 0; round < 50; round++)
         {
@@ -253,4 +242,13 @@ public sealed class ChildListTests
         Assert.True(child.Token.IsCancellationRequested, "a child opened as its parent cancelled was handed out live");
         Assert.Equal("request", Assert.Throws<BudgetCancelledException>(child.ThrowIfExpired).Path);
     }
+
+    /// <summary>Opens and disposes children of another budget until stopped: every 64th drains the scheduler's arrivals.</summary>
+    private static Task KeepDraining(Budget other, CancellationToken stop) => Task.Run(() =>
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            other.DetachedChild("noise", TimeSpan.FromSeconds(30)).Dispose();
+        }
+    });
 }
