@@ -151,20 +151,15 @@ public sealed class ChildListTests
             }
         }
     }
+
     [Fact]
     public async Task Children_still_arriving_when_their_parent_cancels_are_cancelled_before_its_token_while_other_threads_drain()
     {
         // Issue 15, seventh slice: a child joins its parent's list when the scheduler next drains its arrivals, which
         // another thread may do between the parent recording its cause and taking its list. Such a child must still be
         // cancelled with the list, before the parent's token.
-        using var other = Budget.Start("other", TimeSpan.FromMinutes(10), Options);
-        using var stop = new CancellationTokenSource();
-        var drainer = KeepDraining(other, stop.Token);
-
-        for (var round = 0; round < 50; round++)
+        await InRoundsWhileAnotherThreadDrains((root, caller) =>
         {
-            using var caller = new CancellationTokenSource();
-            using var root = Budget.Start("request", TimeSpan.FromMinutes(5), Options, caller.Token);
             var children = Enumerable.Range(0, 100).Select(_ => root.DetachedChild("call", TimeSpan.FromSeconds(60))).ToList();
             var allCancelledFirst = false;
             using var registration = root.Token.Register(() => allCancelledFirst = children.All(child => child.Token.IsCancellationRequested));
@@ -173,10 +168,8 @@ public sealed class ChildListTests
 
             Assert.True(allCancelledFirst, "the parent's token ran its callbacks before all its children were cancelled");
             children.ForEach(child => child.Dispose());
-        }
-
-        await stop.CancelAsync();
-        await drainer.WaitAsync(TimeSpan.FromSeconds(30));
+            return Task.CompletedTask;
+        });
     }
 
     [Fact]
@@ -185,14 +178,8 @@ public sealed class ChildListTests
         // A parent cancels its children before its own token. A child opened concurrently either joined the list (and
         // was cancelled with it) or arrived after the list was taken (and its own constructor cancelled it): once the
         // parent's token is seen cancelled, no child opened from it is live. Another thread keeps draining meanwhile.
-        using var other = Budget.Start("other", TimeSpan.FromMinutes(10), Options);
-        using var stop = new CancellationTokenSource();
-        var drainer = KeepDraining(other, stop.Token);
-
-        for (var round = 0; round < 50; round++)
+        await InRoundsWhileAnotherThreadDrains(async (root, caller) =>
         {
-            using var caller = new CancellationTokenSource();
-            using var root = Budget.Start("request", TimeSpan.FromMinutes(5), Options, caller.Token);
             using var go = new ManualResetEventSlim();
             var openers = Enumerable.Range(0, 3).Select(_ => Task.Run(() =>
             {
@@ -221,11 +208,9 @@ public sealed class ChildListTests
             caller.Cancel();
             var live = (await Task.WhenAll(openers).WaitAsync(TimeSpan.FromSeconds(30))).Sum();
             Assert.Equal(0, live);
-        }
-
-        await stop.CancelAsync();
-        await drainer.WaitAsync(TimeSpan.FromSeconds(30));
+        });
     }
+
     [Fact]
     public void A_child_whose_parent_cancels_and_takes_its_list_while_the_child_opens_is_handed_out_cancelled()
     {
@@ -243,12 +228,30 @@ public sealed class ChildListTests
         Assert.Equal("request", Assert.Throws<BudgetCancelledException>(child.ThrowIfExpired).Path);
     }
 
-    /// <summary>Opens and disposes children of another budget until stopped: every 64th drains the scheduler's arrivals.</summary>
-    private static Task KeepDraining(Budget other, CancellationToken stop) => Task.Run(() =>
+    /// <summary>
+    /// Runs 50 rounds, each with a fresh root linked to a fresh caller token, while another thread keeps opening and
+    /// disposing children of another budget: every 64th of those drains the scheduler's arrivals, racing the rounds.
+    /// </summary>
+    private async Task InRoundsWhileAnotherThreadDrains(Func<Budget, CancellationTokenSource, Task> round)
     {
-        while (!stop.IsCancellationRequested)
+        using var other = Budget.Start("other", TimeSpan.FromMinutes(10), Options);
+        using var stop = new CancellationTokenSource();
+        var drainer = Task.Run(() =>
         {
-            other.DetachedChild("noise", TimeSpan.FromSeconds(30)).Dispose();
+            while (!stop.IsCancellationRequested)
+            {
+                other.DetachedChild("noise", TimeSpan.FromSeconds(30)).Dispose();
+            }
+        });
+
+        for (var i = 0; i < 50; i++)
+        {
+            using var caller = new CancellationTokenSource();
+            using var root = Budget.Start("request", TimeSpan.FromMinutes(5), Options, caller.Token);
+            await round(root, caller);
         }
-    });
+
+        await stop.CancelAsync();
+        await drainer.WaitAsync(TimeSpan.FromSeconds(30));
+    }
 }

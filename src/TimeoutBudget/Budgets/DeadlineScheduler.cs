@@ -212,7 +212,8 @@ internal sealed class DeadlineScheduler
 
         lock (_gate)
         {
-            DrainUnderLock();
+            // The opening's own clock reading arms the timer if this child is the earliest: no second read.
+            DrainUnderLock(now);
 
             // Whoever drained it, the child is settled now: in its parent's list (the parent cancels it), or left out of a
             // list already taken or let go (the parent was disposed: nothing to cancel).
@@ -450,7 +451,8 @@ internal sealed class DeadlineScheduler
     /// a later lock hold, and cancels them before its own token); one whose list is gone leaves the child out, and the
     /// child's opener, which saw the cause, cancels it (<see cref="Add"/>).
     /// </summary>
-    private void DrainUnderLock()
+    /// <param name="now">A clock reading no later than now, for arming; null to read the clock only if arming.</param>
+    private void DrainUnderLock(long? now = null)
     {
         if (Volatile.Read(ref _arrivals) is null)
         {
@@ -509,7 +511,7 @@ internal sealed class DeadlineScheduler
             }
         }
 
-        ArmIfEarliest(now: null);
+        ArmIfEarliest(now);
     }
 
     /// <summary>Under the lock: inserts the budget's deadline into the heap.</summary>

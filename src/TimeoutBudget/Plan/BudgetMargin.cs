@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.CompilerServices;
 
 namespace TimeoutBudget;
 
@@ -111,7 +110,6 @@ public sealed class BudgetMargin : IEquatable<BudgetMargin>
     /// <summary>The margin for a parent window of the given length: never negative and never more than the window.</summary>
     /// <param name="window">The parent's remaining window (after its reserve).</param>
     /// <returns>The time a child must leave unused at the end of the window.</returns>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TimeSpan For(TimeSpan window)
     {
         if (window <= TimeSpan.Zero)
