@@ -611,4 +611,36 @@ public sealed class BudgetMutationTests
         using var flowing = Budget.Start("flowing", TimeSpan.FromSeconds(1), options);
         Assert.False(ExecutionContext.IsFlowSuppressed());
     }
+
+    [Fact]
+    public void A_detached_child_linked_to_a_token_never_becomes_current()
+    {
+        using var root = Budget.Start("api", TimeSpan.FromSeconds(10), _options);
+        using var caller = new CancellationTokenSource();
+        using (var linked = root.DetachedChildLinkedTo("client", TimeSpan.FromSeconds(1), caller.Token))
+        {
+            Assert.Same(root, Budget.Current);
+            caller.Cancel();
+            Assert.True(linked.Token.IsCancellationRequested);
+        }
+
+        Assert.Same(root, Budget.Current);
+    }
+
+    [Fact]
+    public void Callbacks_that_throw_on_several_children_are_all_reported_when_their_parent_is_cancelled()
+    {
+        using var caller = new CancellationTokenSource();
+        using var root = Budget.Start("api", TimeSpan.FromSeconds(10), _options, caller.Token);
+        using var first = root.DetachedChild("first", TimeSpan.FromSeconds(1));
+        using var second = root.DetachedChild("second", TimeSpan.FromSeconds(1));
+        first.Token.Register(() => throw new InvalidOperationException("the first child's callback"));
+        second.Token.Register(() => throw new InvalidOperationException("the second child's callback"));
+
+        var failure = Assert.Throws<AggregateException>(caller.Cancel);
+
+        var messages = failure.Flatten().InnerExceptions.Select(exception => exception.Message).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(["the first child's callback", "the second child's callback"], messages);
+        Assert.True(root.Token.IsCancellationRequested);
+    }
 }

@@ -48,6 +48,17 @@ public sealed class PreciseDeadlineTimerTests
         Assert.Equal(expected, PreciseDeadlineTimer.WaitMilliseconds(now + (Spin / 2), now, now - sinceFiring, TicksPerMs, Spin, TicksPerMs));
     }
 
+    [Theory]
+    [InlineData(0, 3)]
+    [InlineData(TicksPerMs / 2, 3)] // 2.5 ms of the gap left: rounded up
+    [InlineData(TicksPerMs, 2)]
+    [InlineData((2 * TicksPerMs) + 1, 1)]
+    public void A_longer_gap_is_waited_out_in_whole_milliseconds_rounded_up(long sinceFiring, int expected)
+    {
+        const long now = 50 * TicksPerMs;
+        Assert.Equal(expected, PreciseDeadlineTimer.WaitMilliseconds(now - 1, now, now - sinceFiring, TicksPerMs, Spin, 3 * TicksPerMs));
+    }
+
     [Fact]
     public void A_millisecond_after_the_last_firing_a_due_deadline_fires_at_once() =>
         Assert.Equal(0, PreciseDeadlineTimer.WaitMilliseconds(99, 100 + TicksPerMs, 100, TicksPerMs, Spin, TicksPerMs));

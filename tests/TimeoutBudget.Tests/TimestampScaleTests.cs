@@ -55,11 +55,32 @@ public sealed class TimestampScaleTests
         Assert.Equal(new TimeSpan(ExactToTicks(second, frequency)), scale.Between(5, 5 + second));
     }
 
+    [Theory]
+    [MemberData(nameof(Frequencies))]
+    public void Conversions_are_exact_on_both_sides_of_each_overflow_edge(long frequency)
+    {
+        // Each conversion path saturates past its own limit: an exact product one step below it, the exact value still at
+        // it, long.MaxValue one step past. The durations above never land on these points.
+        var scale = new TimestampScale(frequency);
+        foreach (var ticks in Edges(frequency, TimeSpan.TicksPerSecond))
+        {
+            Assert.True(ExactToTimestamp(ticks, frequency, roundUp: false) == scale.ToTimestampTicks(ticks, roundUp: false), $"floor({ticks} ticks at {frequency} Hz)");
+            Assert.True(ExactToTimestamp(ticks, frequency, roundUp: true) == scale.ToTimestampTicks(ticks, roundUp: true), $"ceiling({ticks} ticks at {frequency} Hz)");
+        }
+
+        foreach (var timestamps in Edges(TimeSpan.TicksPerSecond, frequency))
+        {
+            Assert.True(ExactToTicks(timestamps, frequency) == scale.ToTimeSpanTicks(timestamps), $"{timestamps} timestamp ticks at {frequency} Hz");
+        }
+    }
+
     [Fact]
     public void A_clock_without_a_positive_frequency_is_refused()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new TimestampScale(0));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new TimestampScale(-1));
+        var refused = Assert.Throws<ArgumentOutOfRangeException>(() => new TimestampScale(-1));
+        Assert.Equal("frequency", refused.ParamName);
+        Assert.StartsWith("A clock's timestamp frequency must be positive.", refused.Message, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -194,6 +215,29 @@ public sealed class TimestampScaleTests
             yield return frequency + delta;
             yield return (frequency * 7) + delta;
         }
+    }
+
+    /// <summary>
+    /// Inputs around the overflow edges of a conversion multiplying by <paramref name="to"/> / <paramref name="from"/>: the
+    /// largest input whose product by a whole factor fits, and the whole units of <paramref name="from"/> just at and
+    /// past the largest count whose product fits, with no remainder, one unit, and a remainder of all but one unit.
+    /// </summary>
+    private static IEnumerable<long> Edges(long to, long from)
+    {
+        var candidates = new List<BigInteger>();
+        if (to % from == 0)
+        {
+            var limit = long.MaxValue / (to / from);
+            candidates.AddRange([limit - 1, limit, limit + 1]);
+        }
+
+        var wholeUnits = new BigInteger(long.MaxValue / to);
+        foreach (var units in new[] { wholeUnits, wholeUnits + 1 })
+        {
+            candidates.AddRange([units * from, (units * from) + 1, (units * from) + from - 1]);
+        }
+
+        return candidates.Where(value => value >= 1 && value <= long.MaxValue).Select(value => (long)value).Distinct();
     }
 
     private static long ExactToTimestamp(long ticks, long frequency, bool roundUp) =>

@@ -144,6 +144,18 @@ internal sealed class DeadlineScheduler
         }
     }
 
+    /// <summary>The length of the heap's array, live entries or not (for tests).</summary>
+    internal int HeapCapacity
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _heap.Length;
+            }
+        }
+    }
+
     /// <summary>How many children wait in the stack of arrivals (for tests).</summary>
     internal int ArrivalCount
     {
