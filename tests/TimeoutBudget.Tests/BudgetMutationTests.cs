@@ -626,21 +626,4 @@ public sealed class BudgetMutationTests
 
         Assert.Same(root, Budget.Current);
     }
-
-    [Fact]
-    public void Callbacks_that_throw_on_several_children_are_all_reported_when_their_parent_is_cancelled()
-    {
-        using var caller = new CancellationTokenSource();
-        using var root = Budget.Start("api", TimeSpan.FromSeconds(10), _options, caller.Token);
-        using var first = root.DetachedChild("first", TimeSpan.FromSeconds(1));
-        using var second = root.DetachedChild("second", TimeSpan.FromSeconds(1));
-        first.Token.Register(() => throw new InvalidOperationException("the first child's callback"));
-        second.Token.Register(() => throw new InvalidOperationException("the second child's callback"));
-
-        var failure = Assert.Throws<AggregateException>(caller.Cancel);
-
-        var messages = failure.Flatten().InnerExceptions.Select(exception => exception.Message).Order(StringComparer.Ordinal).ToList();
-        Assert.Equal(["the first child's callback", "the second child's callback"], messages);
-        Assert.True(root.Token.IsCancellationRequested);
-    }
 }

@@ -82,10 +82,12 @@ public sealed class ChildListTests
         using var throwing = root.DetachedChild("throwing", TimeSpan.FromSeconds(1));
         using var last = root.DetachedChild("last", TimeSpan.FromSeconds(1));
         using var registration = throwing.Token.Register(static () => throw new InvalidOperationException("callback fault"));
+        using var lastRegistration = last.Token.Register(static () => throw new InvalidOperationException("another callback fault"));
 
         var thrown = Assert.Throws<AggregateException>(caller.Cancel);
 
-        Assert.Contains(thrown.Flatten().InnerExceptions, e => e is InvalidOperationException { Message: "callback fault" });
+        // Every failure is reported, not only the last one.
+        Assert.Equal(["another callback fault", "callback fault"], thrown.Flatten().InnerExceptions.Select(e => e.Message).Order(StringComparer.Ordinal));
         Assert.True(first.Token.IsCancellationRequested);
         Assert.True(last.Token.IsCancellationRequested);
         Assert.True(root.Token.IsCancellationRequested);
