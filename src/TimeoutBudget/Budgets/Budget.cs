@@ -100,7 +100,7 @@ public sealed class Budget : IDisposable
     }
 
     /// <summary>The second half of opening: the allotment, the deadline, the links, and the scheduling that publishes the budget.</summary>
-    private void Open(TimeSpan allotted, TimeSpan reserve, Extras? extras, bool ambient, CancellationToken callerToken, long startTimestamp, long deadlineTimestamp)
+    private void Open(TimeSpan allotted, TimeSpan reserve, Extras? extras, CancellationToken callerToken, long startTimestamp, long deadlineTimestamp)
     {
         var options = _options;
         var parent = Parent;
@@ -121,7 +121,6 @@ public sealed class Budget : IDisposable
             (_extras ??= new Extras()).Reserve = reserve;
         }
 
-        extras = _extras;
         _startTimestamp = startTimestamp;
         _deadlineTimestamp = deadlineTimestamp;
         if (parent is null)
@@ -158,7 +157,8 @@ public sealed class Budget : IDisposable
             }
         }
 
-        if (ambient)
+        // Set by the first half and never cleared.
+        if ((Volatile.Read(ref _state) & State.Ambient) != 0)
         {
             Ambient.Value = this;
 
@@ -806,7 +806,7 @@ public sealed class Budget : IDisposable
         // Zero opens an expired root without touching the clock's scheduler; anything else is scheduled in it anyway.
         var length = allotted <= TimeSpan.Zero ? 0 : options.Scheduler.Scale.ToTimestampTicks(allotted.Ticks, roundUp: false);
         var root = new Budget(layer, parent: null, options, ambient: true);
-        root.Open(allotted, reserve, extras, ambient: true, cancellationToken, now, AddSaturated(now, length));
+        root.Open(allotted, reserve, extras, cancellationToken, now, AddSaturated(now, length));
         return root;
     }
 
@@ -884,7 +884,7 @@ public sealed class Budget : IDisposable
         var deadline = Math.Min(AddSaturated(now, scale.ToTimestampTicks(granted.Ticks, roundUp: false)), latest);
         var requested = wantsAll ? granted : timeout;
         var extras = plan is not null || requested != granted ? new Extras { PlanNode = plan, Requested = requested } : null;
-        child.Open(granted, childReserve, extras, ambient, cancellationToken, now, deadline);
+        child.Open(granted, childReserve, extras, cancellationToken, now, deadline);
         return child;
     }
 
