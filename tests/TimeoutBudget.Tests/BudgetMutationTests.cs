@@ -626,4 +626,68 @@ public sealed class BudgetMutationTests
 
         Assert.Same(root, Budget.Current);
     }
+
+    // ---- Found by the mutation runs after issue 15 ----
+
+    [Fact]
+    public void Remaining_never_increases_even_on_a_clock_that_steps_back_after_the_expiry()
+    {
+        // A TimeProvider is meant to be monotonic; one that is not (a clock set back by hand) must not revive a budget.
+        using var budget = Budget.Start("api", TimeSpan.FromSeconds(10), _options);
+        _clock.Advance(TimeSpan.FromSeconds(10));
+        Assert.True(budget.Token.IsCancellationRequested);
+
+        _clock.AdjustTime(_clock.GetUtcNow() - TimeSpan.FromSeconds(5));
+        Assert.Equal(TimeSpan.Zero, budget.Remaining);
+        Assert.True(budget.IsExpired);
+        Assert.Equal(TimeSpan.Zero, budget.Available);
+    }
+
+    [Fact]
+    public void An_expiry_after_the_budget_was_disposed_is_still_attributed_to_its_deadline()
+    {
+        // Work that outlived its using block reports its cancellation late: once the deadline has passed, it is that
+        // layer's expiry, not a cancellation by nobody.
+        var budget = Budget.Start("sdk-call", TimeSpan.FromSeconds(5), _options);
+        budget.Dispose();
+        Assert.Null(budget.AsExpiry(new OperationCanceledException()));
+
+        _clock.Advance(TimeSpan.FromSeconds(5));
+        var expiry = budget.AsExpiry(new OperationCanceledException());
+        Assert.NotNull(expiry);
+        Assert.Equal("sdk-call", expiry.Path);
+        Assert.Equal("sdk-call", Assert.Throws<BudgetExhaustedException>(budget.ThrowIfExpired).Path);
+    }
+
+    [Fact]
+    public void A_reserve_as_long_as_what_the_child_is_granted_is_dropped()
+    {
+        using var root = Budget.Start("api", TimeSpan.FromSeconds(10), _options with { Margin = BudgetMargin.None });
+        using var exact = root.Child("worker", Timeout.InfiniteTimeSpan, TimeSpan.FromSeconds(10));
+        Assert.Equal(TimeSpan.FromSeconds(10), exact.Allotted);
+        Assert.Equal(TimeSpan.Zero, exact.Reserve);
+
+        using var shorter = exact.Child("call", Timeout.InfiniteTimeSpan, TimeSpan.FromSeconds(10) - TimeSpan.FromTicks(1));
+        Assert.Equal(TimeSpan.FromSeconds(10) - TimeSpan.FromTicks(1), shorter.Reserve);
+    }
+
+    [Fact]
+    public void Path_Token_and_Tag_are_built_once_and_read_again_without_allocating()
+    {
+        // A plain root keeps no rarely needed fields at all.
+        using var root = Budget.Start("api", TimeSpan.FromSeconds(10), _options with { OnMisaligned = null, OnInverted = null });
+        Assert.False(root.HasExtras);
+
+        using var child = root.DetachedChild("db", TimeSpan.FromSeconds(1));
+        Assert.Same(child.Path, child.Path);
+        var token = child.Token;
+        child.Tag = "run-1";
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var again = child.Token;
+        child.Tag = "run-2";
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+        Assert.Equal(token, again);
+        Assert.Equal("run-2", child.Tag);
+    }
 }

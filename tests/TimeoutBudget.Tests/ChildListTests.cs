@@ -230,6 +230,26 @@ public sealed class ChildListTests
         Assert.Equal("request", Assert.Throws<BudgetCancelledException>(child.ThrowIfExpired).Path);
     }
 
+    [Fact]
+    public void A_child_whose_parent_is_disposed_while_the_child_opens_keeps_its_own_deadline()
+    {
+        // The misalignment callback runs inside the child's opening, after the parent was checked. A dispose lets go of
+        // the list instead of cancelling it: the child joins no list, is not cancelled, and ends at its own deadline.
+        Budget? root = null;
+        var options = Options with { OnMisaligned = _ => root!.Dispose() };
+        root = Budget.Start("request", TimeSpan.FromSeconds(10), options);
+
+        using var child = root.DetachedChild("call", TimeSpan.FromMinutes(1));
+
+        Assert.False(child.Token.IsCancellationRequested, "a parent's dispose cancelled a child opened meanwhile");
+        Assert.Equal(0, root.LinkedChildCount);
+        _clock.Advance(child.Allotted - TimeSpan.FromTicks(1));
+        Assert.False(child.Token.IsCancellationRequested);
+        _clock.Advance(TimeSpan.FromTicks(1));
+        Assert.True(child.Token.IsCancellationRequested);
+        Assert.Equal("request/call", Assert.Throws<BudgetExhaustedException>(child.ThrowIfExpired).Path);
+    }
+
     /// <summary>
     /// Runs 50 rounds, each with a fresh root linked to a fresh caller token, while another thread keeps opening and
     /// disposing children of another budget: every 64th of those drains the scheduler's arrivals, racing the rounds.

@@ -98,6 +98,38 @@ public sealed class DeadlineSchedulerTests
     }
 
     [Fact]
+    public void A_drain_rearms_the_timer_only_for_an_earlier_deadline_and_never_for_an_empty_heap()
+    {
+        var clock = new HandFiredClock();
+        var options = new BudgetOptions { TimeProvider = clock, Margin = BudgetMargin.None };
+        var scheduler = options.Scheduler;
+        var root = Budget.Start("request", TimeSpan.FromMinutes(10), options);
+        var first = root.DetachedChild("first", Minute);
+        var later = root.DetachedChild("later", 2 * Minute);
+        Assert.Equal(Minute, clock.LastDue);
+        Assert.Equal(1, scheduler.ArrivalCount);
+
+        // The child that waited among the arrivals joins the heap; the earliest deadline is still the one armed for.
+        clock.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal(2, root.LinkedChildCount);
+        Assert.Equal(0, scheduler.ArrivalCount);
+        Assert.Equal(Minute, clock.LastDue);
+
+        // Everything disposed while one child still waits among the arrivals: the stale firing drains it into an empty
+        // heap and arms nothing.
+        var waiting = root.DetachedChild("waiting", 3 * Minute);
+        Assert.Equal(1, scheduler.ArrivalCount);
+        waiting.Dispose();
+        first.Dispose();
+        later.Dispose();
+        root.Dispose();
+        Assert.Equal(0, scheduler.Count);
+        clock.FireAll();
+        Assert.Equal(0, scheduler.ArrivalCount);
+        Assert.Equal(Minute, clock.LastDue);
+    }
+
+    [Fact]
     public void Disposing_a_budget_takes_its_deadline_out_and_its_kept_token_never_cancels()
     {
         var clock = new FakeTimeProvider();

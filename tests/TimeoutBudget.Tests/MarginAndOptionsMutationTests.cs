@@ -53,6 +53,16 @@ public sealed class MarginAndOptionsMutationTests
     }
 
     [Fact]
+    public void The_obsolete_reuse_setting_keeps_the_default_it_shipped_with()
+    {
+        // Kept for source and binary compatibility only: code that reads it sees what it always saw.
+#pragma warning disable CS0618
+        Assert.True(new BudgetOptions().ReuseTokenSources);
+        Assert.False(new BudgetOptions { ReuseTokenSources = false }.ReuseTokenSources);
+#pragma warning restore CS0618
+    }
+
+    [Fact]
     public void None_keeps_nothing_back()
     {
         Assert.Equal(0, BudgetMargin.None.FractionOfWindow);

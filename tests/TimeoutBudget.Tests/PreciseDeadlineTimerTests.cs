@@ -177,6 +177,29 @@ public sealed class PreciseDeadlineTimerTests
     }
 
     [Fact]
+    public void Its_thread_is_a_named_background_thread_that_a_dispose_wakes_and_ends()
+    {
+        // A background thread never keeps a process alive; the name tells a dump or a profiler whose thread it is.
+        var timer = new PreciseDeadlineTimer(_ => { }, new object());
+        var thread = timer.Thread;
+        Assert.True(thread.IsBackground);
+        Assert.Equal("TimeoutBudget deadlines", thread.Name);
+
+        // Waiting for a deadline an hour away: only the dispose's wake-up ends that wait before the hour is up.
+        timer.ArmAt(Stopwatch.GetTimestamp() + (Stopwatch.Frequency * 3600));
+        var guard = Stopwatch.StartNew();
+        while ((thread.ThreadState & System.Threading.ThreadState.WaitSleepJoin) == 0)
+        {
+            Assert.True(guard.Elapsed < HangGuard, "the thread never started waiting");
+            Thread.Yield();
+        }
+
+        timer.Dispose();
+        Assert.True(thread.Join(HangGuard), "the disposed timer's thread did not end");
+        Assert.Equal(0, timer.Firings);
+    }
+
+    [Fact]
     public async Task A_system_clock_budget_expires_no_earlier_than_its_deadline_by_the_precise_clock()
     {
         // Detached children of one root: each ends by its own deadline alone (a root started inside another budget's

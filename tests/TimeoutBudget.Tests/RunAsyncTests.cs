@@ -196,6 +196,57 @@ public sealed class RunAsyncTests
         await Assert.ThrowsAsync<ArgumentNullException>(() => budget.RunAsync(null!));
     }
 
+    [Fact]
+    public async Task No_continuation_of_ours_resumes_on_the_callers_synchronization_context()
+    {
+        // A UI thread or a classic ASP.NET request: library code that resumes on the caller's context deadlocks a caller
+        // that blocks on the task, so every await inside the runs, completed or cancelled, must leave that context alone.
+        var context = new CountingContext();
+        using var budget = Budget.Start("api", TimeSpan.FromSeconds(20), _options);
+        var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var completing = OnContext(context, () => Task.WhenAll(
+            budget.RunAsync(_ => gate.Task),
+            budget.RunAsync(_ => (Task)gate.Task),
+            budget.TryRunAsync(_ => gate.Task)));
+        gate.SetResult(1);
+        await completing.WaitAsync(Bound);
+
+        // Cancelled inside the clock's advance on this thread, with the context still set: one run's work ignores the
+        // token, the other's finishes as the token cancels; each waits for the cancellation to complete before it reports.
+        using var expiring = Budget.Start("wait", TimeSpan.FromSeconds(20), _options);
+        var ignored = new TaskCompletionSource<int>();
+        var finished = new TaskCompletionSource<int>();
+        var cancelling = OnContext(context, () => Task.WhenAll(
+            expiring.TryRunAsync(_ => ignored.Task),
+            expiring.TryRunAsync(_ => finished.Task)));
+
+        // Registered after the runs started, so it runs first: the second run's work finishes as its token cancels.
+        using var registration = expiring.Token.Register(() => finished.SetResult(7));
+        OnContext(context, () =>
+        {
+            _clock.Advance(TimeSpan.FromSeconds(20));
+            return true;
+        });
+        var outcomes = await cancelling.WaitAsync(Bound);
+
+        Assert.Equal([BudgetOutcome.Expired, BudgetOutcome.Completed], outcomes.Select(o => o.Outcome));
+        Assert.Equal(0, context.Posts);
+    }
+
+    private static T OnContext<T>(SynchronizationContext context, Func<T> action)
+    {
+        var previous = SynchronizationContext.Current;
+        SynchronizationContext.SetSynchronizationContext(context);
+        try
+        {
+            return action();
+        }
+        finally
+        {
+            SynchronizationContext.SetSynchronizationContext(previous);
+        }
+    }
+
     internal static async Task WaitUntil(Func<bool> condition)
     {
         // Continuations of completed work run on the thread pool; poll with a bound instead of sleeping a fixed time.
@@ -204,6 +255,20 @@ public sealed class RunAsyncTests
         {
             Assert.True(DateTime.UtcNow < deadline, "condition not met in time");
             await Task.Yield();
+        }
+    }
+
+    /// <summary>Counts what is posted to it, and runs it on the thread pool so nothing waits on it.</summary>
+    private sealed class CountingContext : SynchronizationContext
+    {
+        private int _posts;
+
+        public int Posts => Volatile.Read(ref _posts);
+
+        public override void Post(SendOrPostCallback d, object? state)
+        {
+            Interlocked.Increment(ref _posts);
+            ThreadPool.QueueUserWorkItem(_ => d(state));
         }
     }
 }

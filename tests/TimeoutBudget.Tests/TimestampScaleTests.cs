@@ -140,6 +140,11 @@ public sealed class TimestampScaleTests
             Assert.Equal(timeout, root.Remaining);
             Assert.Equal(frequency * (long)timeout.TotalSeconds, root.DeadlineTimestamp - clock.GetTimestamp());
         }
+
+        // A fraction of this clock's tick is rounded down: a root never ends later than it asked.
+        var fractional = TimeSpan.TicksPerSecond + 1;
+        using var odd = Budget.Start("odd", TimeSpan.FromTicks(fractional), options);
+        Assert.Equal(ExactToTimestamp(fractional, frequency, roundUp: false), odd.DeadlineTimestamp - clock.GetTimestamp());
     }
 
     [Theory]

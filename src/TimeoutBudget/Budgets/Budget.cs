@@ -130,11 +130,9 @@ public sealed class Budget : IDisposable
 
         if (deadlineTimestamp <= startTimestamp)
         {
-            // Not yet published: no child can be linked to it, so there is no list to take.
-            if (TrySetCause(Cause.Expired))
-            {
-                FinishCancel(firstChild: null);
-            }
+            // Not yet published, so plain writes: no child can be linked to it, no token exists yet (the first read finds
+            // the cause and creates it cancelled), nobody waits for its cancellation to complete.
+            _state |= (int)Cause.Expired | State.CancelCompleted;
         }
         else
         {
@@ -262,8 +260,8 @@ public sealed class Budget : IDisposable
     {
         get
         {
-            var now = Time.GetTimestamp();
-            return now >= _deadlineTimestamp || CurrentCause == Cause.Expired ? TimeSpan.Zero : _options.Scheduler.Scale.Between(now, _deadlineTimestamp);
+            // Between is zero once the deadline has passed; the cause keeps it zero on a clock that steps back.
+            return CurrentCause == Cause.Expired ? TimeSpan.Zero : _options.Scheduler.Scale.Between(Time.GetTimestamp(), _deadlineTimestamp);
         }
     }
 
@@ -382,13 +380,9 @@ public sealed class Budget : IDisposable
     public static Budget FromDeadline(string layer, DateTimeOffset? deadline, TimeSpan maximum, BudgetOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= BudgetOptions.Default;
-        TimeSpan? remaining = null;
-        if (deadline is { } incoming)
-        {
-            var now = options.TimeProvider.GetUtcNow();
-            remaining = incoming <= now ? TimeSpan.Zero : incoming - now;
-        }
-
+        // A deadline already passed gives a negative remaining time, which FromRemaining turns into an expired budget.
+        // Any two DateTimeOffsets are less than 10,000 years apart, so the difference cannot overflow a TimeSpan.
+        var remaining = deadline - options.TimeProvider.GetUtcNow();
         return FromRemaining(layer, remaining, maximum, options, cancellationToken);
     }
 
@@ -561,8 +555,8 @@ public sealed class Budget : IDisposable
     /// <remarks>Any other exception is the work's own and is rethrown as it was: a failure is never reported as a timeout.</remarks>
     public async Task RunAsync(Func<CancellationToken, Task> work)
     {
+        // Checked here because the lambda below is never null; the rest is checked by the run it wraps.
         ArgumentNullException.ThrowIfNull(work);
-        ObjectDisposedException.ThrowIf(IsDisposed, this);
         await RunAsync<bool>(async token =>
         {
             await work(token).ConfigureAwait(false);
@@ -574,16 +568,13 @@ public sealed class Budget : IDisposable
     /// <typeparam name="T">The work's result.</typeparam>
     public async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> work)
     {
-        ArgumentNullException.ThrowIfNull(work);
-        ObjectDisposedException.ThrowIf(IsDisposed, this);
         var result = await TryRunAsync(work).ConfigureAwait(false);
-        if (result.Outcome == BudgetOutcome.Completed)
+        if (result.Outcome != BudgetOutcome.Completed)
         {
-            return result.Value!;
+            ExceptionDispatchInfo.Throw(result.Exception!);
         }
 
-        ExceptionDispatchInfo.Capture(result.Exception!).Throw();
-        throw new InvalidOperationException("Unreachable.");
+        return result.Value!;
     }
 
     /// <summary>
@@ -596,8 +587,8 @@ public sealed class Budget : IDisposable
     /// <exception cref="ObjectDisposedException">This budget has been disposed: its layer has ended, so no work may start under it.</exception>
     public async Task<BudgetResult<T>> TryRunAsync<T>(Func<CancellationToken, Task<T>> work)
     {
+        // Checked here because the state, not the delegate, carries the work below; the rest is checked by the run it wraps.
         ArgumentNullException.ThrowIfNull(work);
-        ObjectDisposedException.ThrowIf(IsDisposed, this);
         return await TryRunAsync(static (run, token) => new ValueTask<T>(run(token)), work).ConfigureAwait(false);
     }
 

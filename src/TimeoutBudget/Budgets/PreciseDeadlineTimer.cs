@@ -39,6 +39,7 @@ internal sealed class PreciseDeadlineTimer : IDisposable
     private readonly Action<object> _callback;
     private readonly object _state;
     private readonly object _gate = new();
+    private readonly Thread _thread;
 
     // The precise timestamp to fire at (Stopwatch's, which TimeProvider.System reads), or long.MaxValue when disarmed.
     private long _due = long.MaxValue;
@@ -52,15 +53,18 @@ internal sealed class PreciseDeadlineTimer : IDisposable
     {
         _callback = callback;
         _state = state;
-        var thread = new Thread(static timer => ((PreciseDeadlineTimer)timer!).Run())
+        _thread = new Thread(static timer => ((PreciseDeadlineTimer)timer!).Run())
         {
             IsBackground = true,
             Name = "TimeoutBudget deadlines",
         };
 
         // The thread outlives the flow that created it: it must not capture that flow's execution context.
-        thread.UnsafeStart(this);
+        _thread.UnsafeStart(this);
     }
+
+    /// <summary>The thread that waits for the deadlines (for tests).</summary>
+    internal Thread Thread => _thread;
 
     /// <summary>How many times the callback was queued (for tests).</summary>
     internal int Firings => Volatile.Read(ref _firings);

@@ -193,7 +193,7 @@ internal sealed class TimestampScale
     /// <param name="start">A timestamp.</param>
     /// <param name="end">A later timestamp.</param>
     /// <returns>The time between them.</returns>
-    public TimeSpan Between(long start, long end) => end <= start ? TimeSpan.Zero : new TimeSpan(ToTimeSpanTicks(end - start));
+    public TimeSpan Between(long start, long end) => new(ToTimeSpanTicks(end - start));
 
     private static Int128 Divide(Int128 dividend, long divisor, bool roundUp)
     {
