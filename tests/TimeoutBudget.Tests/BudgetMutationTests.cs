@@ -690,4 +690,34 @@ public sealed class BudgetMutationTests
         Assert.Equal(token, again);
         Assert.Equal("run-2", child.Tag);
     }
+
+    [Fact]
+    public void A_deadline_past_the_end_of_the_clock_saturates_instead_of_wrapping_into_the_past()
+    {
+        // A clock one second before its timestamps run out: a 10 s root must not wrap around into an expired one.
+        var clock = new NearTheEndClock();
+        using var root = Budget.Start("api", TimeSpan.FromSeconds(10), new BudgetOptions { TimeProvider = clock });
+        Assert.Equal(long.MaxValue, root.DeadlineTimestamp);
+        Assert.False(root.IsExpired);
+        Assert.Equal(TimeSpan.FromSeconds(1), root.Remaining);
+        Assert.False(root.Token.IsCancellationRequested);
+    }
+
+    /// <summary>A fake clock whose timestamps start one second before <see cref="long.MaxValue"/>.</summary>
+    private sealed class NearTheEndClock : TimeProvider
+    {
+        private readonly FakeTimeProvider _clock = new();
+        private readonly long _startTicks;
+
+        public NearTheEndClock() => _startTicks = _clock.GetUtcNow().UtcTicks;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override long GetTimestamp() => long.MaxValue - TimeSpan.TicksPerSecond + (_clock.GetUtcNow().UtcTicks - _startTicks);
+
+        public override DateTimeOffset GetUtcNow() => _clock.GetUtcNow();
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
+            _clock.CreateTimer(callback, state, dueTime, period);
+    }
 }

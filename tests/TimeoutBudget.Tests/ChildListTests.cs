@@ -83,11 +83,12 @@ public sealed class ChildListTests
         using var last = root.DetachedChild("last", TimeSpan.FromSeconds(1));
         using var registration = throwing.Token.Register(static () => throw new InvalidOperationException("callback fault"));
         using var lastRegistration = last.Token.Register(static () => throw new InvalidOperationException("another callback fault"));
+        using var rootRegistration = root.Token.Register(static () => throw new InvalidOperationException("parent callback fault"));
 
         var thrown = Assert.Throws<AggregateException>(caller.Cancel);
 
-        // Every failure is reported, not only the last one.
-        Assert.Equal(["another callback fault", "callback fault"], thrown.Flatten().InnerExceptions.Select(e => e.Message).Order(StringComparer.Ordinal));
+        // Every failure is reported, the children's and the parent's own, not only the last one.
+        Assert.Equal(["another callback fault", "callback fault", "parent callback fault"], thrown.Flatten().InnerExceptions.Select(e => e.Message).Order(StringComparer.Ordinal));
         Assert.True(first.Token.IsCancellationRequested);
         Assert.True(last.Token.IsCancellationRequested);
         Assert.True(root.Token.IsCancellationRequested);

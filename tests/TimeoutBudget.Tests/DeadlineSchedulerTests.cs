@@ -197,11 +197,15 @@ public sealed class DeadlineSchedulerTests
         }
     }
 
-    [Fact]
-    public void A_callback_that_throws_on_one_token_does_not_keep_the_other_due_budgets_from_expiring()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_callback_that_throws_on_one_token_does_not_keep_the_other_due_budgets_from_expiring(bool offload)
     {
+        // Offloading (the system clock's way) still expires a few due budgets inside the timer callback itself.
         var clock = new FakeTimeProvider();
-        using var root = Budget.Start("request", Minute, new BudgetOptions { TimeProvider = clock });
+        var scheduler = DeadlineScheduler.CreateUnshared(clock, offload);
+        using var root = Budget.Start("request", Minute, new BudgetOptions { TimeProvider = clock, Scheduler = scheduler });
         using var throwing = root.DetachedChild("throwing", TimeSpan.FromSeconds(1));
         using var alsoThrowing = root.DetachedChild("also throwing", TimeSpan.FromSeconds(1));
         using var next = root.DetachedChild("next", TimeSpan.FromSeconds(2));
@@ -396,6 +400,29 @@ public sealed class DeadlineSchedulerTests
         Assert.Equal(63, maximum);
         Assert.Equal(2, scheduler.Count);
         Assert.Equal(0, scheduler.ArrivalCount);
+        Assert.Equal(1, root.LinkedChildCount);
+
+        // A drain by any other path (here, counting the children) starts the count again: 63 more may wait.
+        var waiting = Enumerable.Range(0, 63).Select(_ => root.DetachedChild("call", TimeSpan.FromSeconds(10))).ToList();
+        Assert.Equal(63, scheduler.ArrivalCount);
+        waiting.ForEach(child => child.Dispose());
+    }
+
+    [Fact]
+    public void A_child_cancelled_by_its_own_token_while_arriving_never_enters_the_heap_or_its_parents_list()
+    {
+        var clock = new FakeTimeProvider();
+        var options = new BudgetOptions { TimeProvider = clock };
+        using var root = Budget.Start("request", Minute, options);
+        using var first = root.DetachedChild("first", TimeSpan.FromSeconds(10));
+        using var caller = new CancellationTokenSource();
+        using var linked = root.DetachedChildLinkedTo("call", TimeSpan.FromSeconds(20), caller.Token);
+        Assert.Equal(1, options.Scheduler.ArrivalCount);
+
+        caller.Cancel();
+        Assert.True(linked.Token.IsCancellationRequested);
+        Assert.Equal(0, options.Scheduler.ArrivalCount);
+        Assert.Equal(2, options.Scheduler.Count);
         Assert.Equal(1, root.LinkedChildCount);
     }
 

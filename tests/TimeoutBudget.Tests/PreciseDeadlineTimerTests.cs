@@ -91,6 +91,11 @@ public sealed class PreciseDeadlineTimerTests
         Assert.NotNull(DeadlineScheduler.For(TimeProvider.System).PreciseTimer);
         Assert.Null(DeadlineScheduler.For(new FakeTimeProvider()).PreciseTimer);
         Assert.Null(DeadlineScheduler.For(new HandFiredClock()).PreciseTimer);
+
+        // The shared scheduler was created once, by whichever test came first: a new one decides again.
+        var unshared = DeadlineScheduler.CreateUnshared(TimeProvider.System, offload: true);
+        Assert.NotNull(unshared.PreciseTimer);
+        unshared.PreciseTimer.Dispose();
     }
 
     [Fact]

@@ -794,8 +794,8 @@ public sealed class Budget : IDisposable
             ? new Extras { Enclosing = enclosing, PlanNode = plan, Requested = requested }
             : null;
         var now = options.TimeProvider.GetTimestamp();
-        // Zero opens an expired root without touching the clock's scheduler; anything else is scheduled in it anyway.
-        var length = allotted <= TimeSpan.Zero ? 0 : options.Scheduler.Scale.ToTimestampTicks(allotted.Ticks, roundUp: false);
+        // Zero (a length of zero) opens an expired root without touching the clock's scheduler.
+        var length = options.Scheduler.Scale.ToTimestampTicks(allotted.Ticks, roundUp: false);
         var root = new Budget(layer, parent: null, options, ambient: true);
         root.Open(allotted, reserve, extras, cancellationToken, now, AddSaturated(now, length));
         return root;
@@ -900,16 +900,13 @@ public sealed class Budget : IDisposable
         }
     }
 
-    /// <returns>Whether that was the last scope: the budget is disposed and none of its work is still running.</returns>
-    internal bool EndScope()
+    /// <summary>Ends one scope; after the last (the budget disposed and none of its work still running), tells the monitor.</summary>
+    internal void EndScope()
     {
-        if ((Interlocked.Add(ref _state, -State.OneScope) & ~(State.OneScope - 1)) != 0)
+        if ((Interlocked.Add(ref _state, -State.OneScope) & ~(State.OneScope - 1)) == 0)
         {
-            return false;
+            _options.Monitor?.Complete(this);
         }
-
-        _options.Monitor?.Complete(this);
-        return true;
     }
 
     /// <summary>The exception that explains why this budget can no longer be used, or null while it can.</summary>
@@ -937,10 +934,10 @@ public sealed class Budget : IDisposable
                 case Cause.Parent or Cause.Enclosing:
                     continue;
                 default:
-                    // The parent cancelled us, but its own cause is not recorded yet (a race with its timer): trust its clock.
+                    // Disposed before anything cancelled it (Closed: no cause can be recorded any more, and every other
+                    // budget on this chain has one, recorded before it cancelled the one inside it): its clock decides.
                     if (budget.IsExpired)
                     {
-                        budget.CancelWith(Cause.Expired);
                         return new BudgetExhaustedException(budget.Layer, budget.Path, budget.Allotted, budget.Elapsed, Describe(budget), innerException);
                     }
 
@@ -1057,16 +1054,13 @@ public sealed class Budget : IDisposable
         return false;
     }
 
-    private bool CancelWith(Cause cause)
+    private void CancelWith(Cause cause)
     {
-        if (!TrySetCause(cause))
-        {
-            return false;
-        }
-
         // The cause is recorded first: from here on no child is linked into the list or unlinked from it.
-        FinishCancel(_options.Scheduler.TakeChildren(this));
-        return true;
+        if (TrySetCause(cause))
+        {
+            FinishCancel(_options.Scheduler.TakeChildren(this));
+        }
     }
 
     /// <summary>Cancels the children taken from this budget's list, then its own token; the cause is already recorded.</summary>

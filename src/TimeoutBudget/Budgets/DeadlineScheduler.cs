@@ -100,11 +100,17 @@ internal sealed class DeadlineScheduler
         _systemClock = ReferenceEquals(time, TimeProvider.System);
         if (_systemClock && !OperatingSystem.IsBrowser() && !OperatingSystem.IsWasi())
         {
-            // Where threads exist (not single-threaded WebAssembly, which keeps the runtime timer below).
+            // Where threads exist (not single-threaded WebAssembly, which keeps the runtime timer).
             _precise = new PreciseDeadlineTimer(static state => ((DeadlineScheduler)state).OnTimer(), this);
-            return;
         }
+        else
+        {
+            _timer = CreateRuntimeTimer(time);
+        }
+    }
 
+    private ITimer CreateRuntimeTimer(TimeProvider time)
+    {
         // The scheduler outlives the flow that created it: its timer must not capture that flow's execution context.
         var restoreFlow = !ExecutionContext.IsFlowSuppressed();
         if (restoreFlow)
@@ -114,7 +120,7 @@ internal sealed class DeadlineScheduler
 
         try
         {
-            _timer = time.CreateTimer(static state => ((DeadlineScheduler)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            return time.CreateTimer(static state => ((DeadlineScheduler)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         }
         finally
         {
