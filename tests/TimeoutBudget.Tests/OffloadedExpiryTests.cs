@@ -109,6 +109,54 @@ public sealed class OffloadedExpiryTests
         Assert.False(living.Token.IsCancellationRequested);
     }
 
+    [Fact]
+    public async Task A_few_budgets_due_at_once_expire_inside_the_timer_callback_with_one_batch_kept_for_reuse()
+    {
+        var clock = new FakeTimeProvider();
+        var scheduler = DeadlineScheduler.CreateUnshared(clock, offload: true);
+        using var root = Budget.Start("request", Minute, new BudgetOptions { TimeProvider = clock, Scheduler = scheduler });
+        var calls = Enumerable.Range(0, 3).Select(_ => root.DetachedChild("call", TimeSpan.FromSeconds(1))).ToList();
+        var tokens = calls.Select(call => call.Token).ToList();
+
+        clock.Advance(TimeSpan.FromSeconds(1));
+
+        // Expired before the clock's advance returned: no hop to the thread pool, so nothing is left to drain.
+        Assert.All(tokens, token => Assert.True(token.IsCancellationRequested));
+        await WhenDrained(scheduler);
+        Assert.Equal(1, scheduler.SpareBatchCount);
+        calls.ForEach(call => call.Dispose());
+    }
+
+    [Fact]
+    public async Task After_a_burst_at_most_64_emptied_batches_are_kept_for_reuse()
+    {
+        // The first budget's callback holds the drain while the sweep takes every batch off the heap: 66 batches exist
+        // at once, and when they are all expired only 64 are kept, so a burst does not pin its batches for ever.
+        const int batches = 66;
+        var clock = new FakeTimeProvider();
+        var scheduler = DeadlineScheduler.CreateUnshared(clock, offload: true);
+        using var root = Budget.Start("request", Minute, new BudgetOptions { TimeProvider = clock, Scheduler = scheduler });
+        var calls = Enumerable.Range(0, batches * 64).Select(_ => root.DetachedChild("call", TimeSpan.FromSeconds(1))).ToList();
+        using var hold = new ManualResetEventSlim();
+        calls[0].Token.UnsafeRegister(_ => hold.Wait(HangGuard), null);
+
+        clock.Advance(TimeSpan.FromSeconds(1));
+        using (var guard = new CancellationTokenSource(HangGuard))
+        {
+            while (scheduler.Count > 1)
+            {
+                await Task.Yield();
+                guard.Token.ThrowIfCancellationRequested();
+            }
+        }
+
+        hold.Set();
+        await WhenDrained(scheduler);
+        Assert.All(calls, call => Assert.True(call.Token.IsCancellationRequested));
+        Assert.Equal(64, scheduler.SpareBatchCount);
+        calls.ForEach(call => call.Dispose());
+    }
+
     private static async Task WhenDrained(DeadlineScheduler scheduler)
     {
         // The last callback runs inside the drain: wait (hang-guarded) for the drain to let go.

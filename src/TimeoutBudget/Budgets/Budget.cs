@@ -80,22 +80,18 @@ public sealed class Budget : IDisposable
             // disposed ones, and it is usually the parent, which then needs no field. Set before anything can see this
             // budget, so the plain writes cannot race a cancellation.
             var previous = Current;
-            _state |= State.Ambient;
-            if (previous is not null && previous._context is { } previousContext && ReferenceEquals(ExecutionContext.Capture(), previousContext))
-            {
-                _state |= State.RestoresPreviousContext;
-            }
-
-            if (ReferenceEquals(previous, parent))
-            {
-                _state |= State.PreviousIsParent;
-            }
-            else if (previous is not null)
+            var previousIsParent = ReferenceEquals(previous, parent);
+            if (!previousIsParent && previous is not null)
             {
                 // Opened from a budget that is not Current: keep the one to restore. When nothing is Current (a flow
                 // that does not see the parent) there is nothing to keep, so no Extras.
                 _extras = new Extras { Previous = previous };
             }
+
+            var restoresPreviousContext = previous?._context is { } previousContext && ReferenceEquals(ExecutionContext.Capture(), previousContext);
+            _state = State.OneScope | State.Ambient
+                | (restoresPreviousContext ? State.RestoresPreviousContext : 0)
+                | (previousIsParent ? State.PreviousIsParent : 0);
         }
     }
 

@@ -187,6 +187,9 @@ internal sealed class DeadlineScheduler
     /// <summary>A scheduler of its own for <paramref name="time"/>, not shared (for tests of either way of expiring).</summary>
     internal static DeadlineScheduler CreateUnshared(TimeProvider time, bool offload) => new(time, offload);
 
+    /// <summary>How many emptied batches are kept for reuse (for tests).</summary>
+    internal int SpareBatchCount => _spareBatches.Count;
+
     /// <summary>Whether nothing is left to expire: every batch taken off the heap has been expired (for tests).</summary>
     internal bool IsDrained => Volatile.Read(ref _draining) == 0 && _batches.IsEmpty;
 
