@@ -790,7 +790,7 @@ public sealed class Budget : IDisposable
             ? new Extras { Enclosing = enclosing, PlanNode = plan, Requested = requested }
             : null;
         var now = options.TimeProvider.GetTimestamp();
-        // Zero (a length of zero) opens an expired root without touching the clock's scheduler.
+        // A zero timeout is a length of zero: an expired root, which never touches the clock's scheduler.
         var length = options.Scheduler.Scale.ToTimestampTicks(allotted.Ticks, roundUp: false);
         var root = new Budget(layer, parent: null, options, ambient: true);
         root.Open(allotted, reserve, extras, cancellationToken, now, AddSaturated(now, length));
