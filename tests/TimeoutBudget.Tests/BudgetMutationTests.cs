@@ -675,7 +675,7 @@ public sealed class BudgetMutationTests
     public void Path_Token_and_Tag_are_built_once_and_read_again_without_allocating()
     {
         // A plain root keeps no rarely needed fields at all.
-        using var root = Budget.Start("api", TimeSpan.FromSeconds(10), _options with { OnMisaligned = null, OnInverted = null });
+        using var root = Budget.Start("api", TimeSpan.FromSeconds(10), _options);
         Assert.False(root.HasExtras);
 
         using var child = root.DetachedChild("db", TimeSpan.FromSeconds(1));
