@@ -28,6 +28,8 @@ public class HappyPathBenchmarks
     private ResiliencePipeline _pollyAndEmptyStrategy = null!;
     private ResiliencePipeline _ambientChildStrategy = null!;
     private Budget _child = null!;
+    private IndispensableChildFloor? _indispensableArrivals;
+    private long _indispensablePushes;
 
     [GlobalSetup]
     public void Setup()
@@ -170,6 +172,84 @@ public class HappyPathBenchmarks
         // Returned, so that it escapes: a source that never leaves the method could live on the stack.
         var child = new OneObjectChildFloor(_root.Options, "dependency", _root, 1, 2);
         return child.Token.CanBeCanceled ? child : _root;
+    }
+
+    /// <summary>
+    /// Floor for "≤ one raw linked CTS" under the issue's own rules: what any detached child must do, and nothing else. It
+    /// reads the precise clock (kept by the issue), allocates an object with a child's indispensable fields (see
+    /// <see cref="OneObjectChildFloor"/>), publishes it where an expiry can find it with one compare-exchange (a shared
+    /// stack, emptied every 64 pushes as the scheduler's drain is), creates its token lazily and publishes the source with
+    /// one compare-exchange (two readers may race for it), and decides its disposal against an expiry with one more. It
+    /// leaves out everything a budget adds on top: argument checks, the margin and the nesting arithmetic, the
+    /// scheduler's bookkeeping, attribution.
+    /// </summary>
+    [Benchmark(Description = "floor (≤ raw): a detached child's indispensable operations")]
+    public bool IndispensableChild()
+    {
+        var child = new IndispensableChildFloor(_root.Options, "dependency", _root);
+        var start = TimeProvider.System.GetTimestamp();
+        child.StartTimestamp = start;
+        child.DeadlineTimestamp = start + IndispensableChildFloor.Length;
+
+        var head = _indispensableArrivals;
+        child.NextArrival = head;
+        if (!ReferenceEquals(Interlocked.CompareExchange(ref _indispensableArrivals, child, head), head))
+        {
+            throw new InvalidOperationException("One thread pushes: the compare-exchange cannot fail.");
+        }
+
+        if (++_indispensablePushes % 64 == 0)
+        {
+            _indispensableArrivals = null;
+        }
+
+        var created = new CancellationTokenSource();
+        var source = Interlocked.CompareExchange(ref child.Source, created, null) ?? created;
+        var result = source.Token.CanBeCanceled;
+        Interlocked.CompareExchange(ref child.State, IndispensableChildFloor.Disposed, 0);
+        return result;
+    }
+
+    /// <summary>The fields <see cref="IndispensableChild"/> needs: those of <see cref="OneObjectChildFloor"/>, its source and its link in the stack.</summary>
+    private sealed class IndispensableChildFloor
+    {
+        public const int Disposed = 1 << 4;
+
+        /// <summary>The call timeout in the system clock's timestamp ticks.</summary>
+        public static readonly long Length = (long)(CallTimeout.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+
+        private readonly BudgetOptions _options;
+        private readonly string _layer;
+        private readonly Budget _parent;
+        private readonly IndispensableChildFloor? _firstChild;
+        private readonly IndispensableChildFloor? _previousSibling;
+        private readonly IndispensableChildFloor? _nextSibling;
+        private readonly int _heapIndex;
+        private readonly int _heapSequence;
+
+        public CancellationTokenSource? Source;
+        public IndispensableChildFloor? NextArrival;
+        public long StartTimestamp;
+        public long DeadlineTimestamp;
+        public int State;
+
+        public IndispensableChildFloor(BudgetOptions options, string layer, Budget parent)
+        {
+            _options = options;
+            _layer = layer;
+            _parent = parent;
+
+            // Written as a real child is when it opens: no siblings yet, no children, waiting to join the heap.
+            _firstChild = null;
+            _previousSibling = null;
+            _nextSibling = null;
+            _heapIndex = -2;
+            _heapSequence = 0;
+        }
+
+        /// <summary>Reads every field: they are here for their bytes, and nothing else reads them.</summary>
+        public override string ToString() =>
+            $"{_options}{_layer}{_parent}{Source}{NextArrival}{_firstChild}{_previousSibling}{_nextSibling}{StartTimestamp}{DeadlineTimestamp}{State}{_heapIndex}{_heapSequence}";
     }
 
     /// <summary>

@@ -18,6 +18,51 @@ public sealed class BudgetMarginTests
     }
 
     [Theory]
+    [InlineData(0.05)]
+    [InlineData(0.1)]
+    [InlineData(0.15)]
+    [InlineData(0.3)]
+    [InlineData(0.125)]
+    [InlineData(0.999)]
+    [InlineData(0.0000001)]
+    [InlineData(0.123456789012345)]
+    public void The_fraction_is_the_decimal_fraction_of_the_window_rounded_down(double fraction)
+    {
+        var margin = BudgetMargin.Fraction(fraction);
+        var asWritten = (decimal)fraction;
+
+        // Windows on both sides of 2^32 ticks (where a 64-bit product splits into halves) up to 49 days in nanoseconds.
+        long[] windows = [1, 7, 20, 100, 99_999_999, 100_000_000, 4_294_967_295, 4_294_967_297, 6_000_000_000, 36_000_000_000,
+            42_336_000_000_000, 4_233_600_000_000_000];
+        foreach (var window in windows)
+        {
+            var expected = (long)decimal.Floor(window * asWritten);
+            Assert.Equal(expected, margin.For(window, floor: 0));
+            Assert.Equal(TimeSpan.FromTicks(expected), margin.For(TimeSpan.FromTicks(window)));
+        }
+    }
+
+    [Fact]
+    public void Counted_in_any_unit_the_margin_keeps_its_floor_and_never_exceeds_the_window()
+    {
+        // In nanoseconds (a clock's timestamp ticks): 5 % of 1 s, a 10 ms floor, a window shorter than the floor.
+        Assert.Equal(50_000_000, BudgetMargin.Default.For(1_000_000_000, floor: 10_000_000));
+        Assert.Equal(10_000_000, BudgetMargin.Default.For(100_000_000, floor: 10_000_000));
+        Assert.Equal(4_000_000, BudgetMargin.Default.For(4_000_000, floor: 10_000_000));
+        Assert.Equal(0, BudgetMargin.Default.For(0, floor: 10_000_000));
+        Assert.Equal(0, BudgetMargin.Default.For(-5, floor: 10_000_000));
+    }
+
+    [Fact]
+    public void A_fraction_whose_fifteen_digits_round_to_one_keeps_all_of_the_window_but_its_last_tick()
+    {
+        var margin = BudgetMargin.Fraction(0.9999999999999999);
+        Assert.Equal(1m, (decimal)margin.FractionOfWindow);
+        Assert.Equal(TimeSpan.FromTicks(99_999_999), margin.For(TimeSpan.FromTicks(100_000_000)));
+        Assert.Equal(TimeSpan.Zero, margin.For(TimeSpan.FromTicks(1)));
+    }
+
+    [Theory]
     [InlineData("5%", 0.05, 10)]
     [InlineData("12.5%", 0.125, 10)]
     [InlineData("2s", 0, 2000)]

@@ -836,21 +836,20 @@ public sealed class Budget : IDisposable
 
         // Integer arithmetic, exact for any frequency (see TimestampScale): the clock's frequency is not read again.
         var scale = _options.Scheduler.Scale;
-        var remaining = scale.Between(now, _deadlineTimestamp);
-        var ownReserve = Reserve;
-        var window = remaining - ownReserve;
-        if (window < TimeSpan.Zero)
-        {
-            window = TimeSpan.Zero;
-        }
+        var remaining = scale.ToTimeSpanTicks(_deadlineTimestamp - now);
+        var ownReserve = Reserve.Ticks;
 
-        var margin = _options.Margin.For(window);
+        // Both not negative, and the margin at most the window: no difference below can overflow.
+        var window = Math.Max(remaining - ownReserve, 0);
+        var margins = _options.Margin;
+        var margin = margins.For(window, margins.Floor.Ticks);
         var available = window - margin;
         var wantsAll = timeout == Timeout.InfiniteTimeSpan || timeout == TimeSpan.MaxValue;
-        var granted = wantsAll ? available : timeout;
-        if (!wantsAll && timeout > available)
+        var granted = wantsAll ? available : timeout.Ticks;
+        if (!wantsAll && granted > available)
         {
-            var misalignment = new BudgetMisalignment(layer, Path + "/" + layer, Layer, Path, timeout, available, remaining, margin, Reserve, available, _options.Mode, enclosingOnly: false);
+            var misalignment = new BudgetMisalignment(layer, Path + "/" + layer, Layer, Path, timeout, new TimeSpan(available), new TimeSpan(remaining),
+                new TimeSpan(margin), Reserve, new TimeSpan(available), _options.Mode, enclosingOnly: false);
             if (_options.Mode == BudgetMode.Strict)
             {
                 throw new BudgetMisalignedException(misalignment);
@@ -860,18 +859,19 @@ public sealed class Budget : IDisposable
             granted = available;
         }
 
-        var childReserve = reserve < granted ? reserve : TimeSpan.Zero;
+        var allotted = new TimeSpan(granted);
+        var childReserve = reserve < allotted ? reserve : TimeSpan.Zero;
 
         // Computed in clock ticks from the same instant, rounding the deductions up, so the child's deadline can never
         // land after the parent's deadline minus reserve and margin, whatever the clock's frequency. Reserve and margin
         // are each at most the parent's allotment (49 days at most): their sum cannot overflow.
-        var latest = _deadlineTimestamp - scale.ToTimestampTicks((ownReserve + margin).Ticks, roundUp: true);
+        var latest = _deadlineTimestamp - scale.ToTimestampTicks(ownReserve + margin, roundUp: true);
         // Inside the parent's reserve tail the children's window has closed: the child is born expired, with its
         // deadline at the end of that window (already past), never at 'now'.
-        var deadline = Math.Min(AddSaturated(now, scale.ToTimestampTicks(granted.Ticks, roundUp: false)), latest);
-        var requested = wantsAll ? granted : timeout;
-        var extras = plan is not null || requested != granted ? new Extras { PlanNode = plan, Requested = requested } : null;
-        child.Open(granted, childReserve, extras, cancellationToken, now, deadline);
+        var deadline = Math.Min(AddSaturated(now, scale.ToTimestampTicks(granted, roundUp: false)), latest);
+        var requested = wantsAll ? allotted : timeout;
+        var extras = plan is not null || requested != allotted ? new Extras { PlanNode = plan, Requested = requested } : null;
+        child.Open(allotted, childReserve, extras, cancellationToken, now, deadline);
         return child;
     }
 

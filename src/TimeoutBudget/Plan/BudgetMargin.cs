@@ -15,10 +15,16 @@ public sealed class BudgetMargin : IEquatable<BudgetMargin>
     /// <summary>The floor of <see cref="Default"/>: 10 ms, roughly the resolution of a timer on a busy machine.</summary>
     public static readonly TimeSpan DefaultFloor = TimeSpan.FromMilliseconds(10);
 
+    // FractionOfWindow in units of 2^-64, so that a margin is one integer multiplication: a double multiply and its
+    // conversion back were the longest wait on the way from a child's clock read to its deadline (issue 15, tenth slice,
+    // docs/performance.md).
+    private readonly ulong _binaryFraction;
+
     private BudgetMargin(double fraction, TimeSpan floor)
     {
         FractionOfWindow = fraction;
         Floor = floor;
+        _binaryFraction = ToBinaryFraction(fraction);
     }
 
     /// <summary>5 % of the parent's remaining time, at least 10 ms.</summary>
@@ -110,16 +116,17 @@ public sealed class BudgetMargin : IEquatable<BudgetMargin>
     /// <summary>The margin for a parent window of the given length: never negative and never more than the window.</summary>
     /// <param name="window">The parent's remaining window (after its reserve).</param>
     /// <returns>The time a child must leave unused at the end of the window.</returns>
-    public TimeSpan For(TimeSpan window)
-    {
-        if (window <= TimeSpan.Zero)
-        {
-            return TimeSpan.Zero;
-        }
+    public TimeSpan For(TimeSpan window) => TimeSpan.FromTicks(For(window.Ticks, Floor.Ticks));
 
-        var fractional = FractionOfWindow <= 0 ? 0L : (long)(window.Ticks * FractionOfWindow);
-        var ticks = Math.Max(fractional, Floor.Ticks);
-        return TimeSpan.FromTicks(Math.Min(ticks, window.Ticks));
+    /// <summary>The margin for a window counted in any unit (<see cref="TimeSpan"/> ticks, or a clock's timestamp ticks).</summary>
+    /// <param name="window">The window's length.</param>
+    /// <param name="floor"><see cref="Floor"/> in the same unit, rounded up.</param>
+    /// <returns>The margin in that unit: the fraction of the window rounded down, at least the floor, at most the window.</returns>
+    internal long For(long window, long floor)
+    {
+        var length = Math.Max(window, 0);
+        var fractional = (long)MultiplyHigh((ulong)length, _binaryFraction);
+        return Math.Min(Math.Max(fractional, floor), length);
     }
 
     /// <inheritdoc />
@@ -143,6 +150,41 @@ public sealed class BudgetMargin : IEquatable<BudgetMargin>
 
         var percent = ((decimal)FractionOfWindow * 100m).ToString("0.###", CultureInfo.InvariantCulture) + "%";
         return Floor > TimeSpan.Zero ? $"{percent} (at least {DurationText.Format(Floor)})" : percent;
+    }
+
+    /// <summary>
+    /// A fraction from 0 to below 1 in units of 2^-64, rounded up from the decimal it was written as (a double's 15
+    /// significant digits: 0.3, not the binary 0.29999999999999998890 a double holds). A window times it, rounded down,
+    /// is then that decimal fraction of the window exactly, as long as the window is shorter than 2^64 divided by the
+    /// fraction's denominator (for a percentage with two decimals, 42 days in nanoseconds); a double product could land
+    /// a tick either side.
+    /// </summary>
+    private static ulong ToBinaryFraction(double fraction)
+    {
+        const decimal TwoTo32 = 4294967296m;
+
+        // Each product below has at most 15 + 10 significant digits, so a decimal holds it exactly.
+        var upper = (decimal)fraction * TwoTo32;
+        var high = decimal.Truncate(upper);
+        var low = decimal.Ceiling((upper - high) * TwoTo32);
+
+        // A fraction so close to 1 that its 15 digits round to 1 keeps every tick of the window but the last.
+        return high >= TwoTo32 ? ulong.MaxValue : ((ulong)high << 32) + (ulong)low;
+    }
+
+    /// <summary>The high 64 bits of the 128-bit product.</summary>
+    private static ulong MultiplyHigh(ulong left, ulong right)
+    {
+#if NETSTANDARD2_0
+        // The analyzer's target has no 128-bit multiplication: four 32-bit partial products.
+        ulong leftLow = (uint)left, leftHigh = left >> 32, rightLow = (uint)right, rightHigh = right >> 32;
+        var lowLow = leftLow * rightLow;
+        var highLow = leftHigh * rightLow;
+        var middle = (lowLow >> 32) + (uint)highLow + (leftLow * rightHigh);
+        return (leftHigh * rightHigh) + (highLow >> 32) + (middle >> 32);
+#else
+        return Math.BigMul(left, right, out _);
+#endif
     }
 
     private static void CheckFinite(TimeSpan value, string name)
