@@ -115,7 +115,10 @@ public sealed class BudgetMargin : IEquatable<BudgetMargin>
 
     /// <summary>The margin for a parent window of the given length: never negative and never more than the window.</summary>
     /// <param name="window">The parent's remaining window (after its reserve).</param>
-    /// <returns>The time a child must leave unused at the end of the window.</returns>
+    /// <returns>
+    /// The time a child must leave unused at the end of the window: <see cref="FractionOfWindow"/> of the window (as the
+    /// decimal it was written as) rounded down to a whole tick, at least <see cref="Floor"/>, at most the window.
+    /// </returns>
     public TimeSpan For(TimeSpan window) => TimeSpan.FromTicks(For(window.Ticks, Floor.Ticks));
 
     /// <summary>The margin for a window counted in any unit (<see cref="TimeSpan"/> ticks, or a clock's timestamp ticks).</summary>
@@ -156,14 +159,14 @@ public sealed class BudgetMargin : IEquatable<BudgetMargin>
     /// A fraction from 0 to below 1 in units of 2^-64, rounded up from the decimal it was written as (a double's 15
     /// significant digits: 0.3, not the binary 0.29999999999999998890 a double holds). A window times it, rounded down,
     /// is then that decimal fraction of the window exactly, as long as the window is shorter than 2^64 divided by the
-    /// fraction's denominator (for a percentage with two decimals, 42 days in nanoseconds); a double product could land
-    /// a tick either side.
+    /// fraction's denominator (for a percentage with two decimals, 42 days in nanoseconds).
     /// </summary>
     private static ulong ToBinaryFraction(double fraction)
     {
         const decimal TwoTo32 = 4294967296m;
 
-        // Each product below has at most 15 + 10 significant digits, so a decimal holds it exactly.
+        // The first product has at most 15 + 10 significant digits, which a decimal holds exactly; the second can round
+        // only past a decimal's 28th digit, which moves the result by at most one unit of 2^-64.
         var upper = (decimal)fraction * TwoTo32;
         var high = decimal.Truncate(upper);
         var low = decimal.Ceiling((upper - high) * TwoTo32);
