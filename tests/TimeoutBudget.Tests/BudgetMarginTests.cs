@@ -42,6 +42,28 @@ public sealed class BudgetMarginTests
         }
     }
 
+    [Theory]
+    [InlineData(0.29, 100, 29)]
+    [InlineData(0.57, 100, 57)]
+    [InlineData(0.58, 50, 29)]
+    public void A_percentage_of_a_window_is_not_a_tick_short_where_the_double_product_falls_below_a_whole_tick(double fraction, long window, long expected)
+    {
+        // (long)(100 * 0.29) is 28: the double nearest 0.29 is just below it, and so is the product.
+        Assert.Equal(expected - 1, (long)(window * fraction));
+        Assert.Equal(TimeSpan.FromTicks(expected), BudgetMargin.Fraction(fraction).For(TimeSpan.FromTicks(window)));
+    }
+
+    [Fact]
+    public void A_fraction_whose_lower_half_rounds_up_to_a_whole_unit_carries_into_the_upper_half()
+    {
+        // 0.100008086534217 times 2^32 has a fractional part within 2^-32 of 1: its lower 32 bits round up to 2^32.
+        var margin = BudgetMargin.Fraction(0.100008086534217);
+        foreach (var window in new long[] { 1_000_000_000, 36_000_000_000, 42_336_000_000_000 })
+        {
+            Assert.Equal((long)decimal.Floor(window * 0.100008086534217m), margin.For(window, floor: 0));
+        }
+    }
+
     [Fact]
     public void Counted_in_any_unit_the_margin_keeps_its_floor_and_never_exceeds_the_window()
     {

@@ -113,11 +113,12 @@ public sealed class BudgetMargin : IEquatable<BudgetMargin>
         return true;
     }
 
-    /// <summary>The margin for a parent window of the given length: never negative and never more than the window.</summary>
+    /// <summary>The margin for a parent window of the given length: never negative, never more than the window, zero for a window of zero or less.</summary>
     /// <param name="window">The parent's remaining window (after its reserve).</param>
     /// <returns>
     /// The time a child must leave unused at the end of the window: <see cref="FractionOfWindow"/> of the window (as the
-    /// decimal it was written as) rounded down to a whole tick, at least <see cref="Floor"/>, at most the window.
+    /// decimal it was written as) rounded down to a whole tick — exactly while the window times the fraction's denominator
+    /// is below 2^64, otherwise at most one tick more — at least <see cref="Floor"/>, at most the window.
     /// </returns>
     public TimeSpan For(TimeSpan window) => TimeSpan.FromTicks(For(window.Ticks, Floor.Ticks));
 
@@ -159,14 +160,16 @@ public sealed class BudgetMargin : IEquatable<BudgetMargin>
     /// A fraction from 0 to below 1 in units of 2^-64, rounded up from the decimal it was written as (a double's 15
     /// significant digits: 0.3, not the binary 0.29999999999999998890 a double holds). A window times it, rounded down,
     /// is then that decimal fraction of the window exactly, as long as the window is shorter than 2^64 divided by the
-    /// fraction's denominator (for a percentage with two decimals, 42 days in nanoseconds).
+    /// fraction's denominator (for a percentage with two decimals, 21 days in nanoseconds); beyond that it is at most one
+    /// unit more.
     /// </summary>
     private static ulong ToBinaryFraction(double fraction)
     {
         const decimal TwoTo32 = 4294967296m;
 
-        // The first product has at most 15 + 10 significant digits, which a decimal holds exactly; the second can round
-        // only past a decimal's 28th digit, which moves the result by at most one unit of 2^-64.
+        // Both products are exact where it matters: the first has at most 15 + 10 significant digits, which a decimal
+        // holds; the second can pass a decimal's 28 digits only for a fraction below 10^-5, and then rounds by less than
+        // its distance to the next whole number, so its ceiling is the true one.
         var upper = (decimal)fraction * TwoTo32;
         var high = decimal.Truncate(upper);
         var low = decimal.Ceiling((upper - high) * TwoTo32);
