@@ -836,7 +836,7 @@ public sealed class Budget : IDisposable
 
         // Integer arithmetic, exact for any frequency (see TimestampScale): the clock's frequency is not read again.
         var scale = _options.Scheduler.Scale;
-        var remaining = scale.ToTimeSpanTicks(_deadlineTimestamp - now);
+        var remaining = scale.Between(now, _deadlineTimestamp).Ticks;
         var ownReserve = Reserve.Ticks;
 
         // Both not negative, and the margin at most the window: no difference below can overflow.
