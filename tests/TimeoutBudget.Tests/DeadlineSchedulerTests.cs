@@ -498,6 +498,172 @@ public sealed class DeadlineSchedulerTests
         Assert.Equal("parent/child", Assert.Throws<BudgetExhaustedException>(child.ThrowIfExpired).Path);
     }
 
+    [Fact]
+    public async Task A_drain_that_meets_a_child_still_being_opened_waits_for_it_and_then_schedules_it_by_its_deadline()
+    {
+        var clock = new FakeTimeProvider();
+        using var root = Budget.Start("request", Minute, new BudgetOptions { TimeProvider = clock });
+        var scheduler = root.Options.Scheduler;
+        var opening = root.EnrollChildForTests("opening");
+
+        // Another thread drains (here, by counting): it takes the stack of arrivals, meets the child whose opener has read
+        // the clock but not yet written its deadline, and waits for it.
+        var counting = Task.Factory.StartNew(() => scheduler.Count, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        try
+        {
+            Assert.True(SpinWait.SpinUntil(() => !scheduler.HasArrivals, TimeSpan.FromSeconds(10)), "the drain never took the stack of arrivals");
+            Assert.False(counting.IsCompleted, "the drain went past a child whose deadline was not written yet");
+        }
+        finally
+        {
+            // Whatever the assertions found, the drain (which holds the lock) is let go.
+            opening.CompleteOpeningForTests(TimeSpan.FromSeconds(10));
+        }
+        Assert.Equal(2, await counting.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(1, root.LinkedChildCount);
+
+        // Scheduled by the deadline its opener wrote, not by whatever the field held when the drain met it.
+        clock.Advance(TimeSpan.FromSeconds(10) - TimeSpan.FromTicks(1));
+        Assert.False(opening.Token.IsCancellationRequested);
+        clock.Advance(TimeSpan.FromTicks(1));
+        Assert.True(opening.Token.IsCancellationRequested);
+        opening.Dispose();
+        Assert.Equal(1, scheduler.Count);
+    }
+
+    [Fact]
+    public async Task Children_enrolled_but_never_scheduled_leave_the_arrivals_at_the_next_drain()
+    {
+        var clock = new FakeTimeProvider();
+        var clamp = new BudgetOptions { TimeProvider = clock, Margin = BudgetMargin.None, Mode = BudgetMode.Clamp };
+        using var root = Budget.Start("request", Minute, clamp);
+        using var reserving = root.DetachedChild("reserving", TimeSpan.FromSeconds(30));
+        var scheduler = root.Options.Scheduler;
+        Assert.Equal(2, await DrainOnAnotherThread(scheduler));
+
+        // Asking for more than fits: the child enrolled for it steps aside before the report, and a clamped one replaces it.
+        using var clamped = root.DetachedChild("clamped", 2 * Minute);
+        Assert.Equal(Minute, clamped.Allotted);
+        Assert.Equal(2 * Minute, clamped.Requested);
+
+        // In Strict mode the report throws: the enrolled child has stepped aside all the same.
+        using var strictRoot = Budget.Start("strict", Minute, clamp with { Mode = BudgetMode.Strict });
+        Assert.Throws<BudgetMisalignedException>(() => strictRoot.DetachedChild("too-long", 2 * Minute));
+
+        // Inside the parent's reserve tail: born expired, never scheduled.
+        using var withReserve = reserving.Child("inner", TimeSpan.FromSeconds(20), reserve: TimeSpan.FromSeconds(5));
+        clock.Advance(TimeSpan.FromSeconds(16));
+        using var bornExpired = withReserve.DetachedChild("late", TimeSpan.FromSeconds(1));
+        Assert.True(bornExpired.Token.IsCancellationRequested);
+
+        // root, reserving, clamped, strict, inner: the withdrawn children are dropped, and the drain does not wait for them.
+        Assert.Equal(5, await DrainOnAnotherThread(scheduler));
+        Assert.Equal(0, scheduler.ArrivalCount);
+        Assert.Equal(2, root.LinkedChildCount);
+        Assert.Equal(0, withReserve.LinkedChildCount);
+    }
+
+    [Fact]
+    public void Children_born_expired_or_refused_one_after_another_never_keep_more_than_63_arrivals_waiting()
+    {
+        var clock = new FakeTimeProvider();
+        var options = new BudgetOptions { TimeProvider = clock, Margin = BudgetMargin.None };
+        using var root = Budget.Start("request", Minute, options);
+        using var strictRoot = Budget.Start("strict", Minute, options with { Mode = BudgetMode.Strict });
+        var scheduler = root.Options.Scheduler;
+        Assert.Equal(0, scheduler.ArrivalCount);
+
+        var maximum = 0;
+        for (var i = 0; i < 1_000; i++)
+        {
+            if (i % 2 == 0)
+            {
+                using var probe = root.DetachedChild("probe", TimeSpan.Zero);
+                Assert.True(probe.IsExpired);
+            }
+            else
+            {
+                Assert.Throws<BudgetMisalignedException>(() => strictRoot.DetachedChild("too-long", 2 * Minute));
+            }
+
+            maximum = Math.Max(maximum, scheduler.ArrivalCount);
+        }
+
+        // Each is dropped at a drain, and the 64th since the last drain drains: never more than 63 wait.
+        Assert.Equal(63, maximum);
+        Assert.Equal(2, scheduler.Count);
+        Assert.Equal(0, scheduler.ArrivalCount);
+    }
+
+    [Fact]
+    public async Task Children_opened_on_many_threads_while_others_drain_are_all_scheduled_by_their_own_deadlines()
+    {
+        const int Openers = 4;
+        const int ChildrenPerOpener = 5_000;
+        var clock = new FakeTimeProvider();
+        using var root = Budget.Start("request", TimeSpan.FromHours(1), new BudgetOptions { TimeProvider = clock, Margin = BudgetMargin.None });
+        var scheduler = root.Options.Scheduler;
+        using var stop = new CancellationTokenSource();
+
+        // Drains by every path but the timer, as fast as it can, while the openers enrol children.
+        var drainer = Task.Run(() =>
+        {
+            var drains = 0;
+            while (!stop.IsCancellationRequested)
+            {
+                _ = drains++ % 2 == 0 ? scheduler.Count : root.LinkedChildCount;
+            }
+
+            return drains;
+        });
+
+        // Each opener keeps every other child (the rest are disposed at once): distinct lengths, so each deadline is its own.
+        var openers = Enumerable.Range(0, Openers).Select(opener => Task.Run(() =>
+        {
+            var kept = new List<(Budget Child, TimeSpan Length)>();
+            for (var i = 0; i < ChildrenPerOpener; i++)
+            {
+                var length = TimeSpan.FromMilliseconds(1 + (i * Openers) + opener);
+                var child = root.DetachedChild("call", length);
+                if (i % 2 == 0)
+                {
+                    kept.Add((child, length));
+                }
+                else
+                {
+                    child.Dispose();
+                }
+            }
+
+            return kept;
+        })).ToArray();
+
+        var children = (await Task.WhenAll(openers).WaitAsync(TimeSpan.FromSeconds(60))).SelectMany(kept => kept).OrderBy(kept => kept.Length).ToList();
+        await stop.CancelAsync();
+        Assert.True(await drainer.WaitAsync(TimeSpan.FromSeconds(60)) > 0);
+        Assert.Equal(1 + (Openers * ChildrenPerOpener / 2), scheduler.Count);
+        Assert.Equal(Openers * ChildrenPerOpener / 2, root.LinkedChildCount);
+
+        // Each kept child fires exactly at its own deadline: none before, none after.
+        var elapsed = TimeSpan.Zero;
+        foreach (var (child, length) in children)
+        {
+            clock.Advance(length - TimeSpan.FromTicks(1) - elapsed);
+            Assert.False(child.Token.IsCancellationRequested, $"{length.TotalMilliseconds} ms child fired early");
+            clock.Advance(TimeSpan.FromTicks(1));
+            Assert.True(child.Token.IsCancellationRequested, $"{length.TotalMilliseconds} ms child did not fire");
+            elapsed = length;
+            child.Dispose();
+        }
+
+        Assert.Equal(1, scheduler.Count);
+    }
+
+    /// <summary>Counts the scheduler's deadlines from another thread, which drains the arrivals first; times out rather than hangs.</summary>
+    private static Task<int> DrainOnAnotherThread(DeadlineScheduler scheduler) =>
+        Task.Factory.StartNew(() => scheduler.Count, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)
+            .WaitAsync(TimeSpan.FromSeconds(10));
+
     /// <summary>A fake clock that counts the timers created through it.</summary>
     private sealed class CountingClock : TimeProvider
     {

@@ -59,7 +59,11 @@ public sealed class Budget : IDisposable
     // and padding in every budget. Flags that change after the constructor are set with Interlocked.Or or a CAS loop.
     private int _state = State.OneScope;
 
-    /// <summary>Where this budget's deadline sits in its clock's <see cref="DeadlineScheduler"/>; -1 when not waiting there. Written under the scheduler's lock.</summary>
+    /// <summary>
+    /// Where this budget's deadline sits in its clock's <see cref="DeadlineScheduler"/>; -1 when not waiting there, below
+    /// that while it waits among the scheduler's arrivals. Written under the scheduler's lock, except by a child's opener
+    /// before a drain takes the child in.
+    /// </summary>
     internal int HeapIndex = -1;
 
     /// <summary>The scheduler's opening sequence number, which orders equal deadlines; kept here (it fits the padding) so a heap entry is 16 B, not 24. Written under the scheduler's lock.</summary>
@@ -67,8 +71,8 @@ public sealed class Budget : IDisposable
 
     // Opening is split in two: this fills in what does not depend on the clock; Open does the rest. A child is allocated
     // and filled in before its opener reads the clock (OpenChild), so these stores leave the store buffer while the
-    // clock read runs, instead of stalling the compare-exchange that publishes the child right after them (measured:
-    // docs/performance.md, "Issue 15, eighth slice").
+    // clock read runs, instead of stalling the exchange that enrols the child in its scheduler right after it (measured:
+    // docs/performance.md, "Issue 15, eighth slice" and "eleventh slice").
     private Budget(string layer, Budget? parent, BudgetOptions options, bool ambient)
     {
         _options = options;
@@ -127,8 +131,13 @@ public sealed class Budget : IDisposable
         if (deadlineTimestamp <= startTimestamp)
         {
             // Not yet published, so plain writes: no child can be linked to it, no token exists yet (the first read finds
-            // the cause and creates it cancelled), nobody waits for its cancellation to complete.
+            // the cause and creates it cancelled), nobody waits for its cancellation to complete. Only a drain may see a
+            // child, enrolled already: it reads the cause once Withdraw says the child is complete, and drops it.
             _state |= (int)Cause.Expired | State.CancelCompleted;
+            if (parent is not null)
+            {
+                options.Scheduler.Withdraw(this);
+            }
         }
         else
         {
@@ -825,7 +834,7 @@ public sealed class Budget : IDisposable
 
         ObjectDisposedException.ThrowIf(IsDisposed, this);
 
-        // Before the clock read, on purpose (see the constructor); if the checks below throw, the child is simply dropped:
+        // Before the clock read, on purpose (see the constructor); if the check below throws, the child is simply dropped:
         // nothing can see it yet.
         var child = new Budget(layer, this, _options, ambient);
         var now = Time.GetTimestamp();
@@ -834,8 +843,18 @@ public sealed class Budget : IDisposable
             ThrowIfExpired();
         }
 
+        // Allocated before the enrolment below: from there until the child is complete nothing may throw. (Open keeps a
+        // reserve in the rarely needed fields the constructor may have made already.)
+        var extras = plan is not null || (reserve > TimeSpan.Zero && child._extras is null) ? new Extras { PlanNode = plan } : null;
+
+        // Pushed onto the scheduler's arrivals now, so that the locked instruction does not wait for the arithmetic below,
+        // whose result it would otherwise publish; a drain meeting the child waits the few instructions until it is
+        // complete (Add, or Withdraw if it never is scheduled).
+        var scheduler = _options.Scheduler;
+        scheduler.Enroll(child);
+
         // Integer arithmetic, exact for any frequency (see TimestampScale): the clock's frequency is not read again.
-        var scale = _options.Scheduler.Scale;
+        var scale = scheduler.Scale;
         var remaining = scale.Between(now, _deadlineTimestamp).Ticks;
         var ownReserve = Reserve.Ticks;
 
@@ -848,6 +867,10 @@ public sealed class Budget : IDisposable
         var granted = wantsAll ? available : timeout.Ticks;
         if (!wantsAll && granted > available)
         {
+            // The report calls out (a logger, a listener) and may throw: the enrolled child steps aside first, since a drain
+            // waits for it and the callout may drain (open a child itself); a new one is enrolled after.
+            child._state |= (int)Cause.Closed;
+            scheduler.Withdraw(child);
             var misalignment = new BudgetMisalignment(layer, Path + "/" + layer, Layer, Path, timeout, new TimeSpan(available), new TimeSpan(remaining),
                 new TimeSpan(margin), Reserve, new TimeSpan(available), _options.Mode, enclosingOnly: false);
             if (_options.Mode == BudgetMode.Strict)
@@ -857,6 +880,9 @@ public sealed class Budget : IDisposable
 
             BudgetTelemetry.ReportMisaligned(_options, misalignment);
             granted = available;
+            (extras ??= new Extras { PlanNode = plan }).Requested = timeout;
+            child = new Budget(layer, this, _options, ambient);
+            scheduler.Enroll(child);
         }
 
         var allotted = new TimeSpan(granted);
@@ -869,8 +895,6 @@ public sealed class Budget : IDisposable
         // Inside the parent's reserve tail the children's window has closed: the child is born expired, with its
         // deadline at the end of that window (already past), never at 'now'.
         var deadline = Math.Min(AddSaturated(now, scale.ToTimestampTicks(granted, roundUp: false)), latest);
-        var requested = wantsAll ? allotted : timeout;
-        var extras = plan is not null || requested != allotted ? new Extras { PlanNode = plan, Requested = requested } : null;
         child.Open(allotted, childReserve, extras, cancellationToken, now, deadline);
         return child;
     }
@@ -1218,6 +1242,24 @@ public sealed class Budget : IDisposable
         var first = _firstChild;
         _firstChild = null;
         return first;
+    }
+
+    /// <summary>
+    /// A child enrolled in its clock's arrivals and not yet complete, as its opener leaves it between the clock read and
+    /// the deadline (for tests: a drain must wait for it). <see cref="CompleteOpeningForTests"/> completes it.
+    /// </summary>
+    internal Budget EnrollChildForTests(string layer)
+    {
+        var child = new Budget(layer, this, _options, ambient: false);
+        _options.Scheduler.Enroll(child);
+        return child;
+    }
+
+    /// <summary>Completes a child from <see cref="EnrollChildForTests"/>: it opens now, for <paramref name="length"/> (for tests).</summary>
+    internal void CompleteOpeningForTests(TimeSpan length)
+    {
+        var now = Time.GetTimestamp();
+        Open(length, TimeSpan.Zero, extras: null, CancellationToken.None, now, now + _options.Scheduler.Scale.ToTimestampTicks(length.Ticks, roundUp: false));
     }
 
     /// <summary>How many children are linked into this budget's list right now (for tests).</summary>

@@ -9,7 +9,9 @@ namespace TimeoutBudget;
 /// </summary>
 /// <remarks>
 /// <para>An entry is 16 B (deadline, budget); the opening sequence that orders equal deadlines is kept in the budget.
-/// A child does not take the lock to open: it is pushed onto a stack of arrivals (one compare-exchange), and whoever
+/// A child does not take the lock to open: it is pushed onto a stack of arrivals (one exchange, right after its opener's
+/// clock read, so the locked instruction does not wait for the arithmetic that computes its deadline; a drain that meets
+/// a child still being computed waits the few instructions until it is), and whoever
 /// takes the lock next — the timer's callback, a cancelling parent, the opener of every 64th arrival, or an opener whose
 /// deadline is earlier than the armed one — moves the arrivals still open into the heap (O(log n), O(1) when deadlines
 /// arrive in order, as they do for equal timeouts) and into their parents' lists. A child disposed before then never
@@ -37,6 +39,11 @@ internal sealed class DeadlineScheduler
 
     // Budget.HeapIndex of a child waiting in the stack of arrivals.
     private const int Arriving = -2;
+
+    // Budget.HeapIndex of a child enrolled in the stack of arrivals whose opener is still computing its deadline: a drain
+    // waits until it is Arriving. From Enroll to Add (or Withdraw) its opener runs only arithmetic and stores: it
+    // neither throws, nor calls out, nor waits for anything.
+    private const int Opening = -3;
     private const int MinimumCapacity = 16;
 
     // How many emptied batches are kept for reuse: enough for a sweep that runs ahead of the drain.
@@ -68,8 +75,8 @@ internal sealed class DeadlineScheduler
     private int _sequence;
 
     // Children opened since the last drain, newest first, linked through Budget.NextArrival. Opening a child pushes it
-    // here with one compare-exchange instead of taking the lock; whoever takes the lock next moves the ones still open
-    // into the heap and their parents' lists (DrainUnderLock), so a child disposed before then never takes the lock.
+    // here with one exchange instead of taking the lock; whoever takes the lock next moves the ones still open into the
+    // heap and their parents' lists (DrainUnderLock), so a child disposed before then never takes the lock.
     private Budget? _arrivals;
 
     // Pushes since the last drain, counted without atomics (a lost count only delays a drain): bounds how many disposed
@@ -162,7 +169,10 @@ internal sealed class DeadlineScheduler
         }
     }
 
-    /// <summary>How many children wait in the stack of arrivals (for tests).</summary>
+    /// <summary>Whether any child waits in the stack of arrivals, read without the lock (for tests: a drain has taken the stack once this is false).</summary>
+    internal bool HasArrivals => Volatile.Read(ref _arrivals) is not null;
+
+    /// <summary>How many children wait in the stack of arrivals (for tests; not while children are opening).</summary>
     internal int ArrivalCount
     {
         get
@@ -193,8 +203,40 @@ internal sealed class DeadlineScheduler
     /// <summary>Whether nothing is left to expire: every batch taken off the heap has been expired (for tests).</summary>
     internal bool IsDrained => Volatile.Read(ref _draining) == 0 && _batches.IsEmpty;
 
+    /// <summary>
+    /// Pushes a child onto the stack of arrivals as soon as its opener has read the clock, before its deadline is known:
+    /// a drain that meets it waits until <see cref="Add"/> or <see cref="Withdraw"/> says it is complete. Between the two
+    /// the opener must not throw, call out or wait.
+    /// </summary>
+    /// <param name="child">A child not yet opened.</param>
+    public void Enroll(Budget child)
+    {
+        child.HeapIndex = Opening;
+
+        // The exchange publishes the child before its link is written: a drain reads the link only once the child is
+        // complete (the release store in Add or Withdraw orders the link before it).
+        child.NextArrival = Interlocked.Exchange(ref _arrivals, child);
+    }
+
+    /// <summary>
+    /// Completes an enrolled child that will not be scheduled: its cause is recorded, so the next drain drops it. It counts
+    /// as an arrival, so children born expired or refused one after another never keep more than 63 waiting either.
+    /// </summary>
+    /// <param name="child">An enrolled child, with a cause.</param>
+    public void Withdraw(Budget child)
+    {
+        Volatile.Write(ref child.HeapIndex, Arriving);
+        if (++_arrivalsSinceDrain >= DrainEvery)
+        {
+            lock (_gate)
+            {
+                DrainUnderLock();
+            }
+        }
+    }
+
     /// <summary>Schedules the budget's expiry at <paramref name="deadline"/> and, for a child, links it into its parent's list of live children.</summary>
-    /// <param name="budget">The budget, not yet scheduled.</param>
+    /// <param name="budget">The budget, not yet scheduled; a child is enrolled (<see cref="Enroll"/>).</param>
     /// <param name="deadline">Its deadline, by <see cref="TimeProvider.GetTimestamp"/>.</param>
     /// <param name="now">A clock reading taken no later than now: arming from it can only make the timer later, never early.</param>
     /// <param name="parent">The budget's parent, or null for a root.</param>
@@ -203,9 +245,9 @@ internal sealed class DeadlineScheduler
     /// child could join it. The child's constructor cancels it before anyone holds it.
     /// </returns>
     /// <remarks>
-    /// A root takes the lock. A child is pushed onto the stack of arrivals and joins the heap and its parent's list at the
-    /// next drain; it drains at once itself when its deadline is earlier than the one the timer is armed for, when its
-    /// parent already has a cause, or every <see cref="DrainEvery"/> arrivals.
+    /// A root takes the lock. A child, enrolled in the stack of arrivals already, is marked complete and joins the heap and
+    /// its parent's list at the next drain; it drains at once itself when its deadline is earlier than the one the timer is
+    /// armed for, when its parent already has a cause, or every <see cref="DrainEvery"/> arrivals.
     /// </remarks>
     public bool Add(Budget budget, long deadline, long now, Budget? parent)
     {
@@ -220,12 +262,12 @@ internal sealed class DeadlineScheduler
             return false;
         }
 
-        budget.HeapIndex = Arriving;
-        Push(budget);
+        // Its deadline, parent and state are written: a drain waiting for this child may take it now.
+        Volatile.Write(ref budget.HeapIndex, Arriving);
 
-        // Read after the push (the compare-exchange is a full fence): the timer's callback publishes what it armed for
-        // before it looks for arrivals, and a parent records its cause before it does, so either they find this child or
-        // this child finds their change and drains itself.
+        // Read after the enrolment (the exchange is a full fence): the timer's callback publishes what it armed for
+        // before it looks for arrivals, and a parent records its cause before it does, so either they find this child
+        // (and wait for it to be complete) or this child finds their change and drains itself.
         if (deadline >= Volatile.Read(ref _armedFor) && !parent.HasCause && ++_arrivalsSinceDrain < DrainEvery)
         {
             return false;
@@ -239,22 +281,6 @@ internal sealed class DeadlineScheduler
             // Whoever drained it, the child is settled now: in its parent's list (the parent cancels it), or left out of a
             // list already taken or let go (the parent was disposed: nothing to cancel).
             return parent.HasCause && !parent.IsClosed && !budget.InParentListUnderLock;
-        }
-    }
-
-    private void Push(Budget budget)
-    {
-        var head = Volatile.Read(ref _arrivals);
-        while (true)
-        {
-            budget.NextArrival = head;
-            var seen = Interlocked.CompareExchange(ref _arrivals, budget, head);
-            if (ReferenceEquals(seen, head))
-            {
-                return;
-            }
-
-            head = seen;
         }
     }
 
@@ -483,13 +509,25 @@ internal sealed class DeadlineScheduler
         var arrival = Interlocked.Exchange(ref _arrivals, null);
         _arrivalsSinceDrain = 0;
 
-        // Newest first on the stack: reversed, so equal deadlines keep the order the children opened in.
+        // Newest first on the stack: reversed, so equal deadlines keep the order the children opened in. The ones
+        // disposed (or cancelled by their callers) while arriving are dropped on the way, so they are walked once: nothing
+        // to expire, no list to join.
         Budget? inOrder = null;
         while (arrival is not null)
         {
+            WaitUntilComplete(arrival);
             var next = arrival.NextArrival;
-            arrival.NextArrival = inOrder;
-            inOrder = arrival;
+            if (arrival.HasCause)
+            {
+                arrival.NextArrival = null;
+                arrival.HeapIndex = -1;
+            }
+            else
+            {
+                arrival.NextArrival = inOrder;
+                inOrder = arrival;
+            }
+
             arrival = next;
         }
 
@@ -500,13 +538,6 @@ internal sealed class DeadlineScheduler
                 var budget = inOrder;
                 inOrder = budget.NextArrival;
                 budget.NextArrival = null;
-                if (budget.HasCause)
-                {
-                    // Disposed, or cancelled by its caller, while arriving: nothing to expire, no list to join.
-                    budget.HeapIndex = -1;
-                    continue;
-                }
-
                 Insert(budget, budget.DeadlineTimestamp);
                 budget.Parent!.LinkArrivedChildUnderLock(budget);
 
@@ -526,13 +557,29 @@ internal sealed class DeadlineScheduler
             // Only if something above threw: whatever was not moved in waits for the next drain instead of being lost.
             while (inOrder is not null)
             {
+                // Complete already, and only drains (under this lock) read the stack: linked after the exchange.
                 var budget = inOrder;
                 inOrder = budget.NextArrival;
-                Push(budget);
+                budget.NextArrival = Interlocked.Exchange(ref _arrivals, budget);
             }
         }
 
         ArmIfEarliest(now);
+    }
+
+    /// <summary>
+    /// Waits while the child's opener is still between <see cref="Enroll"/> and <see cref="Add"/> (or <see cref="Withdraw"/>):
+    /// arithmetic and stores, nothing that waits.
+    /// </summary>
+    private static void WaitUntilComplete(Budget child)
+    {
+        // Yields, so that an opener preempted in those instructions gets a core back; returns at once when nothing else
+        // waits for this core. Never sleeps: this runs under the lock, where a millisecond's sleep would hold up every
+        // other drain, and a sleep can throw (an interrupted thread) where nothing may.
+        while (Volatile.Read(ref child.HeapIndex) == Opening)
+        {
+            Thread.Yield();
+        }
     }
 
     /// <summary>Under the lock: inserts the budget's deadline into the heap.</summary>
