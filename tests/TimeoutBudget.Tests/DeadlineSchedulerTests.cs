@@ -521,6 +521,7 @@ public sealed class DeadlineSchedulerTests
         }
         Assert.Equal(2, await counting.WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal(1, root.LinkedChildCount);
+        Assert.Same(root, Budget.Current);
 
         // Scheduled by the deadline its opener wrote, not by whatever the field held when the drain met it.
         clock.Advance(TimeSpan.FromSeconds(10) - TimeSpan.FromTicks(1));
@@ -561,6 +562,25 @@ public sealed class DeadlineSchedulerTests
         Assert.Equal(0, scheduler.ArrivalCount);
         Assert.Equal(2, root.LinkedChildCount);
         Assert.Equal(0, withReserve.LinkedChildCount);
+    }
+
+    [Fact]
+    public void A_plan_child_clamped_after_its_enrolled_child_stepped_aside_keeps_its_plan_layer_and_what_it_asked_for()
+    {
+        var clock = new FakeTimeProvider();
+        var plan = BudgetPlan.Parse("""
+            { "layer": "api", "timeout": "10s", "children": [ { "layer": "db", "timeout": "2s", "reserve": "100ms" } ] }
+            """);
+        using var root = plan.Start(new BudgetOptions { TimeProvider = clock, Mode = BudgetMode.Clamp });
+        clock.Advance(TimeSpan.FromSeconds(9));
+
+        // 1 s left, less the margin: the 2 s layer is clamped, and the child that replaces the enrolled one keeps all of it.
+        using var db = root.Child("db");
+        Assert.Same(plan.Root.FindChild("db"), db.PlanNode);
+        Assert.Equal(TimeSpan.FromSeconds(2), db.Requested);
+        Assert.Equal(root.Available, db.Allotted);
+        Assert.Equal(TimeSpan.FromMilliseconds(100), db.Reserve);
+        Assert.Equal(2, root.Options.Scheduler.Count);
     }
 
     [Fact]

@@ -118,7 +118,8 @@ public sealed class Budget : IDisposable
 
         if (reserve > TimeSpan.Zero)
         {
-            (_extras ??= new Extras()).Reserve = reserve;
+            // Made before: by the opener (a child must not allocate once enrolled), or by the constructor.
+            _extras!.Reserve = reserve;
         }
 
         _startTimestamp = startTimestamp;
@@ -795,7 +796,7 @@ public sealed class Budget : IDisposable
             reserve = plan.Reserve < allotted ? plan.Reserve : TimeSpan.Zero;
         }
 
-        var extras = enclosing is not null || plan is not null || requested != allotted
+        var extras = enclosing is not null || plan is not null || requested != allotted || reserve > TimeSpan.Zero
             ? new Extras { Enclosing = enclosing, PlanNode = plan, Requested = requested }
             : null;
         var now = options.TimeProvider.GetTimestamp();
@@ -843,8 +844,8 @@ public sealed class Budget : IDisposable
             ThrowIfExpired();
         }
 
-        // Allocated before the enrolment below: from there until the child is complete nothing may throw. (Open keeps a
-        // reserve in the rarely needed fields the constructor may have made already.)
+        // Allocated before the enrolment below: from there until the child is complete nothing may throw. (A reserve goes
+        // into the rarely needed fields the constructor made, if it made them.)
         var extras = plan is not null || (reserve > TimeSpan.Zero && child._extras is null) ? new Extras { PlanNode = plan } : null;
 
         // Pushed onto the scheduler's arrivals now, so that the locked instruction does not wait for the arithmetic below,
@@ -869,7 +870,8 @@ public sealed class Budget : IDisposable
         {
             // The report calls out (a logger, a listener) and may throw: the enrolled child steps aside first, since a drain
             // waits for it and the callout may drain (open a child itself); a new one is enrolled after.
-            child._state |= (int)Cause.Closed;
+            // Only its cause is read again (by the drain that drops it).
+            child._state = (int)Cause.Closed;
             scheduler.Withdraw(child);
             var misalignment = new BudgetMisalignment(layer, Path + "/" + layer, Layer, Path, timeout, new TimeSpan(available), new TimeSpan(remaining),
                 new TimeSpan(margin), Reserve, new TimeSpan(available), _options.Mode, enclosingOnly: false);
@@ -880,7 +882,7 @@ public sealed class Budget : IDisposable
 
             BudgetTelemetry.ReportMisaligned(_options, misalignment);
             granted = available;
-            (extras ??= new Extras { PlanNode = plan }).Requested = timeout;
+            (extras ??= new Extras()).Requested = timeout;
             child = new Budget(layer, this, _options, ambient);
             scheduler.Enroll(child);
         }
@@ -1259,7 +1261,7 @@ public sealed class Budget : IDisposable
     internal void CompleteOpeningForTests(TimeSpan length)
     {
         var now = Time.GetTimestamp();
-        Open(length, TimeSpan.Zero, extras: null, CancellationToken.None, now, now + _options.Scheduler.Scale.ToTimestampTicks(length.Ticks, roundUp: false));
+        Open(length, TimeSpan.Zero, extras: null, CancellationToken.None, now, now + (long)(length.TotalSeconds * Time.TimestampFrequency));
     }
 
     /// <summary>How many children are linked into this budget's list right now (for tests).</summary>

@@ -44,6 +44,13 @@ internal sealed class DeadlineScheduler
     // waits until it is Arriving. From Enroll to Add (or Withdraw) its opener runs only arithmetic and stores: it
     // neither throws, nor calls out, nor waits for anything.
     private const int Opening = -3;
+
+    // The same, for the child whose enrolment made DrainEvery arrivals since the last drain: it drains once complete.
+    private const int OpeningThenDrain = -4;
+
+    // How many short spins a drain gives an opening child before it yields its core: a yield is a system call, far longer
+    // than the arithmetic an opener that is running has left.
+    private const int SpinsBeforeYield = 4;
     private const int MinimumCapacity = 16;
 
     // How many emptied batches are kept for reuse: enough for a sweep that runs ahead of the drain.
@@ -211,7 +218,9 @@ internal sealed class DeadlineScheduler
     /// <param name="child">A child not yet opened.</param>
     public void Enroll(Budget child)
     {
-        child.HeapIndex = Opening;
+        // Counted here, next to the exchange on the same field's line, rather than once the child is complete: with two
+        // threads opening, the other's exchange takes the line away in between.
+        child.HeapIndex = ++_arrivalsSinceDrain < DrainEvery ? Opening : OpeningThenDrain;
 
         // The exchange publishes the child before its link is written: a drain reads the link only once the child is
         // complete (the release store in Add or Withdraw orders the link before it).
@@ -225,8 +234,9 @@ internal sealed class DeadlineScheduler
     /// <param name="child">An enrolled child, with a cause.</param>
     public void Withdraw(Budget child)
     {
+        var drain = child.HeapIndex == OpeningThenDrain;
         Volatile.Write(ref child.HeapIndex, Arriving);
-        if (++_arrivalsSinceDrain >= DrainEvery)
+        if (drain)
         {
             lock (_gate)
             {
@@ -263,12 +273,13 @@ internal sealed class DeadlineScheduler
         }
 
         // Its deadline, parent and state are written: a drain waiting for this child may take it now.
+        var drain = budget.HeapIndex == OpeningThenDrain;
         Volatile.Write(ref budget.HeapIndex, Arriving);
 
         // Read after the enrolment (the exchange is a full fence): the timer's callback publishes what it armed for
         // before it looks for arrivals, and a parent records its cause before it does, so either they find this child
         // (and wait for it to be complete) or this child finds their change and drains itself.
-        if (deadline >= Volatile.Read(ref _armedFor) && !parent.HasCause && ++_arrivalsSinceDrain < DrainEvery)
+        if (!drain && deadline >= Volatile.Read(ref _armedFor) && !parent.HasCause)
         {
             return false;
         }
@@ -573,12 +584,19 @@ internal sealed class DeadlineScheduler
     /// </summary>
     private static void WaitUntilComplete(Budget child)
     {
-        // Yields, so that an opener preempted in those instructions gets a core back; returns at once when nothing else
-        // waits for this core. Never sleeps: this runs under the lock, where a millisecond's sleep would hold up every
-        // other drain, and a sleep can throw (an interrupted thread) where nothing may.
-        while (Volatile.Read(ref child.HeapIndex) == Opening)
+        // A few short spins cover an opener that is running (tens of nanoseconds away); then yields, so that one preempted
+        // in those instructions gets a core back. Never sleeps: this runs under the lock, where a millisecond's sleep would
+        // hold up every other drain, and a sleep can throw (an interrupted thread) where nothing may.
+        for (var spins = 0; Volatile.Read(ref child.HeapIndex) <= Opening; spins++)
         {
-            Thread.Yield();
+            if (spins < SpinsBeforeYield)
+            {
+                Thread.SpinWait(1);
+            }
+            else
+            {
+                Thread.Yield();
+            }
         }
     }
 
