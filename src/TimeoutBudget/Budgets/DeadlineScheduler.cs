@@ -228,8 +228,9 @@ internal sealed class DeadlineScheduler
     }
 
     /// <summary>
-    /// Completes an enrolled child that will not be scheduled: its cause is recorded, so the next drain drops it. It counts
-    /// as an arrival, so children born expired or refused one after another never keep more than 63 waiting either.
+    /// Completes an enrolled child that will not be scheduled: its cause is recorded, so the next drain drops it. Its
+    /// enrolment counted as an arrival, and drains here when it made <see cref="DrainEvery"/>: children born expired or
+    /// refused one after another never keep more than 63 waiting either.
     /// </summary>
     /// <param name="child">An enrolled child, with a cause.</param>
     public void Withdraw(Budget child)
