@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 
 namespace TimeoutBudget;
@@ -244,7 +246,7 @@ public sealed class Budget : IDisposable
 
     /// <summary>The tail of this budget that its children cannot use, kept for a fallback.</summary>
     /// <remarks>Kept apart from the budget's own fields: few budgets have one.</remarks>
-    public TimeSpan Reserve => _extras?.Reserve ?? TimeSpan.Zero;
+    public TimeSpan Reserve => _extras is { } extras ? extras.Reserve : TimeSpan.Zero;
 
     /// <summary>When the layer expires, by the budget's clock.</summary>
     public DateTimeOffset Deadline
@@ -1283,13 +1285,19 @@ public sealed class Budget : IDisposable
     private static long AddSaturated(long timestamp, long length) =>
         length <= long.MaxValue - timestamp ? timestamp + length : long.MaxValue;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CheckTimeout(string layer, TimeSpan timeout)
     {
+        // Inlined into every opening, its message built out of line.
         if (timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
         {
-            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, $"The timeout of '{layer}' is negative ({DurationText.Format(timeout)}); use TimeSpan.Zero for an already-expired budget or Timeout.InfiniteTimeSpan for 'whatever fits'.");
+            ThrowNegativeTimeout(layer, timeout);
         }
     }
+
+    [DoesNotReturn]
+    private static void ThrowNegativeTimeout(string layer, TimeSpan timeout) =>
+        throw new ArgumentOutOfRangeException(nameof(timeout), timeout, $"The timeout of '{layer}' is negative ({DurationText.Format(timeout)}); use TimeSpan.Zero for an already-expired budget or Timeout.InfiniteTimeSpan for 'whatever fits'.");
 
     private CancellationTokenSource CreateSource()
     {

@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+
 namespace TimeoutBudget;
 
 /// <summary>
@@ -9,10 +12,10 @@ namespace TimeoutBudget;
 /// <para>Opening a child converts three times (the parent's remaining time, the deduction for reserve and margin, the
 /// child's timeout); <see cref="TimeProvider.GetElapsedTime(long, long)"/> and a multiplication by a double ratio each
 /// read the virtual frequency and divide or multiply in floating point, and a double is exact only up to 2^53.</para>
-/// <para>The common clocks take a path of their own with constant divisors, which the JIT turns into multiplications:
-/// a frequency of 10^9 (the system clock on Linux and macOS: 100 timestamp ticks per <see cref="TimeSpan"/> tick) and
-/// 10^7 (the system clock on most Windows machines, and <c>FakeTimeProvider</c>: one to one). Any other frequency is
-/// exact too, through a whole-seconds split.</para>
+/// <para>The common clocks take a path of their own, inlined, with constant divisors, which the JIT turns into
+/// multiplications: a frequency of 10^9 (the system clock on Linux and macOS: 100 timestamp ticks per
+/// <see cref="TimeSpan"/> tick) and 10^7 (the system clock on most Windows machines, and <c>FakeTimeProvider</c>: one to
+/// one). Any other frequency is exact too, through a whole-seconds split.</para>
 /// </remarks>
 internal sealed class TimestampScale
 {
@@ -100,7 +103,20 @@ internal sealed class TimestampScale
     /// <param name="ticks">The duration in <see cref="TimeSpan"/> ticks.</param>
     /// <param name="roundUp">Round a fractional result up instead of down.</param>
     /// <returns>The duration in timestamp ticks.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public long ToTimestampTicks(long ticks, bool roundUp)
+    {
+        // The system clocks (10^9 on Linux and macOS, 10^7 on Windows and in tests) inline into a child's opening, which
+        // converts twice: a call each cost more than the conversion (issue 15, twelfth slice).
+        if (_kind == Kind.Nanoseconds)
+        {
+            return ticks > long.MaxValue / 100 ? long.MaxValue : Math.Max(ticks, 0) * 100;
+        }
+
+        return _kind == Kind.Same ? Math.Max(ticks, 0) : ToTimestampTicksAtOtherFrequency(ticks, roundUp);
+    }
+
+    private long ToTimestampTicksAtOtherFrequency(long ticks, bool roundUp)
     {
         if (ticks <= 0)
         {
@@ -109,10 +125,6 @@ internal sealed class TimestampScale
 
         switch (_kind)
         {
-            case Kind.Same:
-                return ticks;
-            case Kind.Nanoseconds:
-                return ticks <= long.MaxValue / 100 ? ticks * 100 : long.MaxValue;
             case Kind.Multiple:
                 return ticks <= _limit ? ticks * _factor : long.MaxValue;
             case Kind.Divisor:
@@ -142,8 +154,10 @@ internal sealed class TimestampScale
                 return whole <= long.MaxValue - fraction ? whole + fraction : long.MaxValue;
             }
 
-            default:
+            case Kind.Wide:
                 return Saturate(Divide((Int128)ticks * _frequency, TicksPerSecond, roundUp));
+            default:
+                throw new UnreachableException();
         }
     }
 
@@ -153,7 +167,19 @@ internal sealed class TimestampScale
     /// </summary>
     /// <param name="timestampTicks">A duration in timestamp ticks, such as a deadline minus now.</param>
     /// <returns>The duration in <see cref="TimeSpan"/> ticks.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public long ToTimeSpanTicks(long timestampTicks)
+    {
+        // As above: the system clocks inline (unsigned, the division by a constant is one multiplication and a shift).
+        if (_kind == Kind.Nanoseconds)
+        {
+            return (long)((ulong)Math.Max(timestampTicks, 0) / 100);
+        }
+
+        return _kind == Kind.Same ? Math.Max(timestampTicks, 0) : ToTimeSpanTicksAtOtherFrequency(timestampTicks);
+    }
+
+    private long ToTimeSpanTicksAtOtherFrequency(long timestampTicks)
     {
         if (timestampTicks <= 0)
         {
@@ -162,10 +188,6 @@ internal sealed class TimestampScale
 
         switch (_kind)
         {
-            case Kind.Same:
-                return timestampTicks;
-            case Kind.Nanoseconds:
-                return timestampTicks / 100;
             case Kind.Multiple:
                 return timestampTicks / _factor;
             case Kind.Divisor:
@@ -184,8 +206,10 @@ internal sealed class TimestampScale
                 return whole <= long.MaxValue - fraction ? whole + fraction : long.MaxValue;
             }
 
-            default:
+            case Kind.Wide:
                 return Saturate(Divide((Int128)timestampTicks * TicksPerSecond, _frequency, roundUp: false));
+            default:
+                throw new UnreachableException();
         }
     }
 
