@@ -190,12 +190,16 @@ public sealed class PreciseDeadlineTimerTests
         Assert.True(thread.IsBackground);
         Assert.Equal("TimeoutBudget deadlines", thread.Name);
 
-        // Waiting for a deadline an hour away: only the dispose's wake-up ends that wait before the hour is up.
-        timer.ArmAt(Stopwatch.GetTimestamp() + (Stopwatch.Frequency * 3600));
+        // Waiting for a deadline an hour away: only the dispose's wake-up ends that wait before the hour is up. The thread
+        // may still be in the wait it began before the deadline was armed (woken, not yet running, the wake-up spent):
+        // the dispose must find it in the hour-long wait itself, which it does once that wait has begun, since the thread
+        // holds the lock the dispose takes until it is inside it.
+        var due = Stopwatch.GetTimestamp() + (Stopwatch.Frequency * 3600);
+        timer.ArmAt(due);
         var guard = Stopwatch.StartNew();
-        while ((thread.ThreadState & System.Threading.ThreadState.WaitSleepJoin) == 0)
+        while (timer.WaitingFor != due)
         {
-            Assert.True(guard.Elapsed < HangGuard, "the thread never started waiting");
+            Assert.True(guard.Elapsed < HangGuard, "the thread never started waiting for the deadline");
             Thread.Yield();
         }
 

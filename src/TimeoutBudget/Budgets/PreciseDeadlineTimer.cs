@@ -45,6 +45,7 @@ internal sealed class PreciseDeadlineTimer : IDisposable
     private long _due = long.MaxValue;
     private bool _disposed;
     private int _firings;
+    private long _waitingFor = long.MaxValue;
 
     /// <summary>Starts the thread, disarmed.</summary>
     /// <param name="callback">Queued to the thread pool with <paramref name="state"/> once the armed deadline has passed.</param>
@@ -68,6 +69,12 @@ internal sealed class PreciseDeadlineTimer : IDisposable
 
     /// <summary>How many times the callback was queued (for tests).</summary>
     internal int Firings => Volatile.Read(ref _firings);
+
+    /// <summary>
+    /// The deadline the thread last began to wait for (for tests): set under the lock it releases in that wait, so whoever
+    /// takes the lock after seeing it knows the thread is inside the wait.
+    /// </summary>
+    internal long WaitingFor => Volatile.Read(ref _waitingFor);
 
     /// <summary>
     /// What the thread does next for a deadline <paramref name="due"/> at <paramref name="now"/>, having last fired at
@@ -152,6 +159,7 @@ internal sealed class PreciseDeadlineTimer : IDisposable
                         break;
                     }
 
+                    Volatile.Write(ref _waitingFor, _due);
                     Monitor.Wait(_gate, wait);
                 }
 
