@@ -8,7 +8,7 @@ namespace TimeoutBudget.Benchmarks;
 
 /// <summary>
 /// Entry point. <c>-- --smoke</c>: everything, tiny, in seconds (CI). <c>-- scale [count]</c>: 100,000 live budgets.
-/// <c>-- allocations</c>: where a child's bytes go. <c>-- expiry [count] [spread ms]</c>: 1,000,000 live budgets expiring (over 1 s, or all at once with spread 0) while a caller opens children. <c>-- starvation</c>: the slow-dependency simulation, writes docs/images/starvation.svg. Anything else goes to
+/// <c>-- allocations</c>: where a child's bytes go. <c>-- structures [count]</c>: the deadline heap against a hierarchical timing wheel. <c>-- expiry [count] [spread ms]</c>: 1,000,000 live budgets expiring (over 1 s, or all at once with spread 0) while a caller opens children. <c>-- starvation</c>: the slow-dependency simulation, writes docs/images/starvation.svg. Anything else goes to
 /// BenchmarkDotNet, e.g. <c>-- --filter '*HappyPath*'</c>.
 /// </summary>
 public static class Program
@@ -36,6 +36,14 @@ public static class Program
             Console.WriteLine(report);
             Save("expiry.md", report);
             return 0;
+        }
+
+        if (args.Length > 0 && args[0] == "structures")
+        {
+            var (report, kept) = DeadlineStructureExperiment.Run(args.Length > 1 ? int.Parse(args[1], Measure.Invariant) : 1_000_000, 1_000_000);
+            Console.WriteLine(report);
+            Save("structures.md", report);
+            return kept ? 0 : 1;
         }
 
         if (args.Length > 0 && args[0] == "allocations")
@@ -90,6 +98,14 @@ public static class Program
         Console.WriteLine(ScaleExperiment.Run(2_000, TimeSpan.FromMilliseconds(200)));
         Console.WriteLine(ScaleExperiment.ExpiryUnderLoad(2_000, TimeSpan.FromSeconds(1)));
         Console.WriteLine(AllocationListing.Run(20_000));
+        var (structures, structuresKept) = DeadlineStructureExperiment.Run(2_000, 10_000);
+        Console.WriteLine(structures);
+        if (!structuresKept)
+        {
+            Console.Error.WriteLine("smoke: the deadline heap or the timing wheel took a deadline early or out of order.");
+            return 1;
+        }
+
         var (soak, soakSvg, soakKept) = SoakReport.Run(20_000);
         Console.WriteLine(soak);
         if (!soakKept || !soakSvg.StartsWith("<svg", StringComparison.Ordinal))
