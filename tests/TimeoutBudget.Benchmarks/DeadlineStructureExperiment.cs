@@ -13,8 +13,9 @@ namespace TimeoutBudget.Benchmarks;
 /// The heap is a model of the scheduler's (4-ary, 16-B entries, the position kept in the item, ties broken by an
 /// opening sequence); the wheel has six levels of 64 slots of 1 ms (64^6 ms, longer than the 49.7 days a budget may
 /// last), doubly linked slots, a cascade at each level's turn, and a sort of each slot it empties, since a slot holds a
-/// whole millisecond of deadlines. Both take due deadlines into the same list and the experiment checks that they took
-/// the same deadlines in the same order, none early: a structure that broke either guarantee would fail the CI smoke.
+/// whole millisecond of deadlines. Each records what it takes, and what a workload left live is taken afterwards: the
+/// experiment checks that both took the same deadlines at the same instants, in order, none early, so a structure that
+/// broke either guarantee (or a removal that broke the structure) fails the CI smoke.
 /// Timestamps are synthetic nanoseconds (the system clock's frequency on Linux), so no clock is read while measuring.
 /// </remarks>
 internal static class DeadlineStructureExperiment
@@ -185,7 +186,6 @@ internal static class DeadlineStructureExperiment
         public Deadline? Next;
         public Deadline? Previous;
         public int Slot = -1;
-
     }
 
     private sealed class DeadlineOrder : IComparer<Deadline>
@@ -208,7 +208,7 @@ internal static class DeadlineStructureExperiment
                 for (var i = 0; i < Taken.Count; i++)
                 {
                     var (sequence, at, now) = Taken[i];
-                    if (at > now || (i > 0 && (Taken[i - 1].At > at || (Taken[i - 1].At == at && Taken[i - 1].Sequence > sequence))))
+                    if (at > now || (i > 0 && (Taken[i - 1].At, Taken[i - 1].Sequence).CompareTo((at, sequence)) > 0))
                     {
                         return false;
                     }
